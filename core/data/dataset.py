@@ -1,0 +1,94 @@
+"""The in-memory data set every method reads: a frame, its kind, and the role of each column."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import pandas as pd
+
+from core.errors import IntakeError
+
+Kind = Literal["table", "text"]
+Role = Literal["numeric", "categorical", "text", "id", "label", "group", "ignore"]
+ROLES: tuple[str, ...] = ("numeric", "categorical", "text", "id", "label", "group", "ignore")
+FEATURE_ROLES: tuple[str, ...] = ("numeric", "categorical", "text")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded data set: `frame` holds the rows, `roles` maps every column to one of ROLES.
+
+    `kind` is "text" when the rows are documents to embed (one text column carries the content) and
+    "table" when they are records whose numeric/categorical columns are the features.
+    """
+
+    frame: pd.DataFrame
+    kind: Kind
+    roles: dict[str, str]
+    name: str = "data"
+    source: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def columns_with(self, role: str) -> list[str]:
+        """Columns that carry `role`, in frame order."""
+        return [c for c in self.frame.columns if self.roles.get(c) == role]
+
+    @property
+    def text_column(self) -> str | None:
+        """The column holding the documents (the first text column), if any."""
+        texts = self.columns_with("text")
+        return texts[0] if texts else None
+
+    @property
+    def label_column(self) -> str | None:
+        """The column holding known classes, used only for scoring, if any."""
+        labels = self.columns_with("label")
+        return labels[0] if labels else None
+
+    @property
+    def group_column(self) -> str | None:
+        """The column that splits rows into groups (CACTUS), if any."""
+        groups = self.columns_with("group")
+        return groups[0] if groups else None
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Columns a method may read as features: numeric, categorical and text."""
+        return [c for c in self.frame.columns if self.roles.get(c) in FEATURE_ROLES]
+
+    def texts(self) -> list[str]:
+        """The documents of a text data set, as strings (missing values become empty strings)."""
+        column = self.text_column
+        if column is None:
+            raise IntakeError("No text column is chosen. Pick the column that holds the texts.")
+        return self.frame[column].fillna("").astype(str).tolist()
+
+    def labels(self) -> list[str] | None:
+        """Known classes as strings, or None when no label column is chosen."""
+        column = self.label_column
+        if column is None:
+            return None
+        return self.frame[column].astype(str).tolist()
+
+    def with_roles(self, overrides: dict[str, str], kind: Kind | None = None) -> "Dataset":
+        """A copy with some column roles changed (and optionally the kind), validated."""
+        unknown = [c for c in overrides if c not in self.frame.columns]
+        if unknown:
+            raise IntakeError(f"No column named {unknown[0]!r}. Columns are: {', '.join(map(str, self.frame.columns))}.")
+        bad = {c: r for c, r in overrides.items() if r not in ROLES}
+        if bad:
+            column, role = next(iter(bad.items()))
+            raise IntakeError(f"Unknown role {role!r} for column {column!r}. Use one of: {', '.join(ROLES)}.")
+        roles = {**self.roles, **overrides}
+        new = replace(self, roles=roles, kind=kind or self.kind)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise IntakeError when the roles cannot feed a method (no text column for texts, no features for tables)."""
+        if len(self.columns_with("label")) > 1:
+            raise IntakeError("More than one column is marked as label. Keep one and mark the others 'ignore'.")
+        if self.kind == "text" and self.text_column is None:
+            raise IntakeError("This data set is treated as texts but no column is marked 'text'. Mark the column that holds the texts.")
+        if self.kind == "table" and not [c for c in self.feature_columns]:
+            raise IntakeError("No usable feature column: mark at least one column as numeric, categorical or text.")

@@ -1,0 +1,54 @@
+"""Classic features for tables: scaled numeric columns and one-hot categorical ones."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.errors import IntakeError
+
+
+class TableFeatures:
+    """Standardised numeric columns (missing values get the median) and one-hot categories (missing = its own value).
+
+    sklearn-style: `fit(frame)` learns medians, scales and categories; `transform(frame)` gives a float32 matrix.
+    """
+
+    def __init__(self, numeric: list[str], categorical: list[str], *, max_categories: int = 50) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        self.max_categories = max_categories
+
+    def fit(self, frame: pd.DataFrame) -> "TableFeatures":
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        if not self.numeric and not self.categorical:
+            raise IntakeError("No numeric or categorical column to build features from. Mark at least one column.")
+        parts = []
+        if self.numeric:
+            parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), self.numeric))
+        if self.categorical:
+            encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=self.max_categories,
+                                    sparse_output=False)
+            parts.append(("categorical", encoder, self.categorical))
+        self.transformer_ = ColumnTransformer(parts, sparse_threshold=0.0)
+        self.transformer_.fit(self._prepared(frame))
+        self.feature_names_ = list(self.transformer_.get_feature_names_out())
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.transformer_.transform(self._prepared(frame)), dtype=np.float32)
+
+    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.fit(frame).transform(frame)
+
+    def _prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numeric columns as floats; categorical ones as strings with missing values named."""
+        prepared = pd.DataFrame(index=frame.index)
+        for column in self.numeric:
+            prepared[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        for column in self.categorical:
+            prepared[column] = frame[column].astype("object").where(frame[column].notna(), "(missing)").astype(str)
+        return prepared

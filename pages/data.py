@@ -1,0 +1,72 @@
+"""Data: upload a file or pick a sample, preview it, and set what each column is."""
+import pandas as pd
+import streamlit as st
+
+from core.data.dataset import ROLES
+from core.data.intake import load_dataset
+from core.data.samples import SAMPLES, load_sample
+from core.errors import ClusterLensError
+from pages.common import current_dataset, save_dataset
+
+UPLOAD_TYPES = ["csv", "tsv", "tab", "txt", "jsonl", "ndjson", "parquet", "xlsx"]
+
+st.title("Data")
+st.caption("A table (CSV, Excel, Parquet) or a set of texts (a CSV column, a TXT file with one text per line, JSONL).")
+
+upload_tab, sample_tab = st.tabs(["Upload a file", "Use a sample"])
+with upload_tab:
+    uploaded = st.file_uploader("Data file", type=UPLOAD_TYPES, key="upload")
+    if uploaded is not None and st.session_state.get("loaded_upload") != uploaded.file_id:
+        try:
+            save_dataset(load_dataset(uploaded, uploaded.name))
+            st.session_state["loaded_upload"] = uploaded.file_id
+            st.session_state.pop("intake_error", None)
+        except ClusterLensError as error:
+            st.session_state["intake_error"] = f"Could not use **{uploaded.name}**: {error}"
+            st.session_state["loaded_upload"] = uploaded.file_id
+    if st.session_state.get("intake_error"):
+        st.error(st.session_state["intake_error"], icon="⚠️")
+with sample_tab:
+    choice = st.selectbox("Sample", list(SAMPLES), format_func=lambda key: SAMPLES[key].title)
+    st.caption(SAMPLES[choice].description)
+    if st.button("Load sample", key="load_sample"):
+        save_dataset(load_sample(choice))
+        st.session_state.pop("intake_error", None)
+
+data = current_dataset()
+if data is None:
+    st.info("Upload a file or load a sample to begin.")
+    st.stop()
+
+st.subheader(f"{data.name}")
+st.write(f"**{len(data.frame)}** rows · **{len(data.frame.columns)}** columns · treated as **{data.kind}**")
+for note in data.notes:
+    st.caption(f"ℹ️ {note}")
+st.dataframe(data.frame.head(200), width="stretch", height=260)
+
+st.subheader("Columns")
+st.caption("Roles decide what is clustered: numeric/categorical columns for tables, the text column for texts. "
+           "A label column is never used for clustering, only to score the result.")
+with st.form("roles"):
+    kind = st.radio("Treat the data as", ["table", "text"], index=["table", "text"].index(data.kind), horizontal=True)
+    editor = pd.DataFrame({
+        "column": [str(column) for column in data.frame.columns],
+        "role": [data.roles.get(column, "ignore") for column in data.frame.columns],
+        "type": [str(data.frame[column].dtype) for column in data.frame.columns],
+        "example": [str(data.frame[column].dropna().iloc[0])[:60] if data.frame[column].notna().any() else ""
+                    for column in data.frame.columns],
+    })
+    edited = st.data_editor(
+        editor, hide_index=True, width="stretch", disabled=["column", "type", "example"],
+        column_config={"role": st.column_config.SelectboxColumn("role", options=list(ROLES), required=True)},
+    )
+    if st.form_submit_button("Apply roles"):
+        overrides = dict(zip(data.frame.columns, edited["role"]))
+        try:
+            save_dataset(data.with_roles(overrides, kind=kind))
+            st.success("Roles updated.")
+            st.rerun()
+        except ClusterLensError as error:
+            st.error(f"{error} The previous roles are kept.", icon="⚠️")
+
+st.page_link("pages/run.py", label="Next: choose a method and run", icon="▶️")

@@ -1,0 +1,104 @@
+"""Explore: the scatter coloured by cluster, scores, sizes, profiles, and the dendrogram with a k slider."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.errors import ClusterLensError
+from core.metrics import EXTERNAL_METRICS, INTERNAL_METRICS
+from core.profiles import profiles_frame
+from pages.common import finished_run_picker, run_artifacts
+
+METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
+                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
+
+
+def metric_row(name: str, scores: dict) -> dict:
+    return {"representation": name, **{METRIC_NAMES[key]: scores.get(key) for key in (*INTERNAL_METRICS, *EXTERNAL_METRICS)
+                                       if key in scores}}
+
+
+st.title("Explore")
+record = finished_run_picker()
+if record is None:
+    st.info("No finished run yet. Start one on the **Run** page.")
+    st.page_link("pages/run.py", label="Go to Run", icon="▶️")
+    st.stop()
+try:
+    run = run_artifacts(str(record.path))
+except ClusterLensError as error:
+    st.error(str(error))
+    st.stop()
+
+max_k = max(2, min(run.tree.n_leaves_, 100))
+k = st.slider("Number of clusters (recuts the tree)", 2, max_k, min(max(run.k, 2), max_k), key=f"k-{record.id}",
+              help=f"The run chose k = {run.k}. Other values cut the cluster tree at that many clusters.")
+if k == run.k:
+    labels, scores = run.labels, run.scores["metrics"]
+    st.caption(f"{run.config.clustering.algorithm} clustering · k = {k} ({run.scores['k_source']}) · "
+               f"clustered in {run.scores['clustered_space']}")
+else:
+    labels, scores = run.recut(k)
+    st.caption(f"Tree cut at k = {k} (the run's own clustering had k = {run.k}) · clustered in "
+               f"{run.scores['clustered_space']}")
+
+rows = [metric_row(f"{record.method} (k={k})", scores)]
+if k != run.k:
+    rows.append(metric_row(f"{record.method} as run (k={run.k})", run.scores["metrics"]))
+rows += [metric_row(f"{name} (k={run.k})", values) for name, values in run.scores.get("comparisons", {}).items()]
+st.subheader("Scores")
+st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch")
+if run.truth is None:
+    st.caption("Mark a label column on the Data page before running to also get ACC, NMI, ARI and AMI.")
+
+scatter_col, sizes_col = st.columns([3, 1])
+frame = pd.DataFrame({"x": run.projection[:, 0], "y": run.projection[:, 1],
+                      "cluster": [("noise" if label < 0 else str(label)) for label in labels],
+                      "text": run.hover_texts(), "row": np.arange(len(labels))})
+with scatter_col:
+    st.subheader("Map")
+    figure = px.scatter(frame, x="x", y="y", color="cluster", hover_name="text", custom_data=["row"],
+                        category_orders={"cluster": sorted(frame["cluster"].unique(), key=lambda c: (len(c), c))})
+    figure.update_traces(marker={"size": 6, "opacity": 0.8})
+    figure.update_layout(height=520, dragmode="lasso", xaxis_visible=False, yaxis_visible=False,
+                         legend_title_text="cluster", margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    event = st.plotly_chart(figure, on_select="rerun", selection_mode=("lasso", "box"), key=f"map-{record.id}-{k}")
+with sizes_col:
+    st.subheader("Sizes")
+    sizes = frame["cluster"].value_counts().rename_axis("cluster").reset_index(name="rows")
+    st.dataframe(sizes, hide_index=True, height=520)
+
+selected = sorted({int(point["customdata"][0]) for point in (event.selection.points if event else [])
+                   if point.get("customdata")})
+if selected:
+    st.subheader(f"Selected rows ({len(selected)})")
+    picked = run.data.frame.iloc[selected].copy()
+    picked.insert(0, "cluster", labels[selected])
+    st.dataframe(picked, width="stretch")
+else:
+    st.caption("Draw a lasso or box on the map to list the rows inside it.")
+
+st.subheader("What each cluster is")
+if run.data.kind == "table":
+    st.dataframe(profiles_frame(run.profiles(labels)), hide_index=True, width="stretch")
+else:
+    terms = run.terms(labels)
+    texts = run.data.texts()
+    st.dataframe(pd.DataFrame([{
+        "cluster": cluster, "size": int((labels == cluster).sum()), "top words": ", ".join(words),
+        "examples": " | ".join(texts[i] for i in np.flatnonzero(labels == cluster)[:3]),
+    } for cluster, words in sorted(terms.items())]), hide_index=True, width="stretch")
+
+st.subheader("Dendrogram")
+tree = run.tree.dendrogram()
+lines = go.Figure()
+for xs, ys in zip(tree["icoord"], tree["dcoord"]):
+    lines.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#5b6b7f", "width": 1}, hoverinfo="skip",
+                               showlegend=False))
+lines.add_hline(y=run.tree.cut_height(k), line_dash="dash", line_color="#d4553b",
+                annotation_text=f"cut at k = {k}")
+lines.update_layout(height=340, xaxis_visible=False, yaxis_title="merge distance", margin={"l": 0, "r": 0, "t": 10, "b": 0})
+st.plotly_chart(lines, key=f"dendrogram-{record.id}")
+st.caption(f"The tree is built over {run.tree.n_leaves_} leaves"
+           + (" (cluster centres, since the data set is large)." if run.tree.n_leaves_ < len(labels) else "."))

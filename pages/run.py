@@ -1,0 +1,115 @@
+"""Run: choose a method and settings, start a background run, follow it, and manage past runs."""
+import pandas as pd
+import streamlit as st
+
+from core.cluster import ALGORITHMS, LINKAGES
+from core.embed.registry import DEFAULT_EMBEDDER, OFFLINE_MODELS
+from core.errors import ClusterLensError
+from core.methods import METHODS
+from core.methods.baseline import TABLE_REPRESENTATIONS
+from core.runs import create_run
+from core.settings import ClusteringSettings, RunConfig
+from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
+                          set_current_run, workspace_id)
+
+st.title("Run")
+data = require_dataset()
+st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
+           + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
+
+methods = [name for name, method in METHODS.items() if data.kind in method.kinds]
+method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title)
+
+with st.form("settings"):
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Representation**")
+        method_settings: dict = {}
+        embedder_choice = st.selectbox("Embedder", [*OFFLINE_MODELS, "other"],
+                                       format_func=lambda key: OFFLINE_MODELS[key].title if key in OFFLINE_MODELS
+                                       else "Other (folder or Hugging Face id)")
+        custom_embedder = st.text_input("Folder or Hugging Face id (for 'other')", "")
+        method_settings["embedder"] = custom_embedder.strip() if embedder_choice == "other" else embedder_choice
+        if data.kind == "table":
+            method_settings["table_representation"] = st.radio(
+                "Table rows as", TABLE_REPRESENTATIONS, horizontal=True,
+                format_func={"features": "scaled numeric + one-hot features",
+                             "text": "'column is value' text, embedded"}.get)
+    with right:
+        st.markdown("**Clustering**")
+        algorithm = st.selectbox("Algorithm", ALGORITHMS)
+        linkage = st.selectbox("Linkage (agglomerative)", LINKAGES)
+        auto_k = st.checkbox("Choose k by silhouette", value=True,
+                             help="Tries every k in the range and keeps the best silhouette. HDBSCAN finds k itself.")
+        k = st.number_input("k (when not chosen automatically)", min_value=2, max_value=max(2, len(data.frame) - 1),
+                            value=min(8, max(2, len(data.frame) - 1)))
+        k_range = st.slider("k range for the silhouette search", 2, max(3, min(60, len(data.frame) - 1)),
+                            (2, min(15, max(3, len(data.frame) - 1))))
+        reduce = st.selectbox("Reduce before clustering", ["auto", "umap", "none"],
+                              help="auto: 5-d cosine UMAP for texts (as BERTopic), none for tables.")
+        seed = st.number_input("Seed", value=42, step=1)
+    start = st.form_submit_button("Start run", type="primary")
+
+if start:
+    if embedder_choice == "other" and not custom_embedder.strip():
+        st.error("Enter a folder or Hugging Face id for the 'other' embedder, or pick an installed one.")
+    else:
+        config = RunConfig(
+            method=method_name, dataset=data.name, kind=data.kind, roles=data.roles, method_settings=method_settings,
+            clustering=ClusteringSettings(algorithm=algorithm, n_clusters=None if auto_k else int(k),
+                                          k_min=k_range[0], k_max=k_range[1], linkage=linkage, reduce=reduce,
+                                          seed=int(seed)),
+        )
+        try:
+            record = create_run(run_store(), config, data.frame, owner=workspace_id())
+            job_manager().submit(record.id)
+            set_current_run(record.id)
+        except ClusterLensError as error:
+            st.error(str(error), icon="⚠️")
+
+
+@st.fragment(run_every=1.0)
+def live_status() -> None:
+    """The current run's progress, refreshed every second while it is active."""
+    record = my_run(current_run_id())
+    if record is None:
+        st.caption("No run yet.")
+        return
+    st.markdown(f"**Current run** `{record.id}` · {record.method} · {record.dataset}")
+    st.progress(min(max(record.progress, 0.0), 1.0), text=f"{record.status} · {record.stage} · {record.message}")
+    if record.status in ("queued", "running"):
+        if st.button("Cancel", key=f"cancel-{record.id}"):
+            job_manager().cancel(record.id)
+    elif record.status == "done":
+        summary = record.summary
+        st.success(f"Done: {summary.get('k')} clusters.", icon="✅")
+        st.page_link("pages/explore.py", label="Explore the result", icon="🔎")
+    elif record.status == "failed":
+        st.error(record.message, icon="⚠️")
+    elif record.status == "interrupted":
+        st.warning("This run was interrupted (the server stopped while it ran). Resume it from the history below.")
+
+
+live_status()
+
+st.subheader("Run history")
+runs = my_runs()
+if not runs:
+    st.caption("Runs you start appear here.")
+    st.stop()
+st.dataframe(pd.DataFrame([{
+    "run": record.id, "method": record.method, "data": record.dataset, "status": record.status,
+    "k": record.summary.get("k"), "started": pd.Timestamp(record.created, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+} for record in runs]), hide_index=True, width="stretch")
+chosen = st.selectbox("Run", runs, format_func=run_label, key="history_pick")
+open_col, resume_col, delete_col = st.columns(3)
+if open_col.button("Make current", key="make_current"):
+    set_current_run(chosen.id)
+    st.rerun()
+if chosen.resumable and resume_col.button("Resume / rerun", key="resume"):
+    job_manager().submit(chosen.id)
+    set_current_run(chosen.id)
+    st.rerun()
+if chosen.finished and delete_col.button("Delete", key="delete"):
+    run_store().delete(chosen.id)
+    st.rerun()
