@@ -377,7 +377,8 @@ def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         if isinstance(values.dtype, pd.StringDtype):
             frame[column] = values.mask(values.str.strip().eq("").fillna(False).astype(bool))
         elif is_object_dtype(values.dtype):
-            frame[column] = values.mask(values.map(lambda value: isinstance(value, str) and not value.strip()).astype(bool))
+            blank = values.map(lambda value: isinstance(value, str) and not value.strip())
+            frame[column] = values.mask(blank.astype(bool))
     frame = frame.dropna(how="all").reset_index(drop=True)
     if frame.empty:
         raise _empty(name, ": it has a header but no data rows")

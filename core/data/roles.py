@@ -44,9 +44,10 @@ def infer_role(name: str, series: pd.Series) -> str:
     """The role of one column. Checks run from the most to the least specific:
 
     empty, constant or date → "ignore"; named like a label and repeating → "label"; booleans → "categorical";
-    unique and named like an id, or integers counting up from 0 or 1 → "id"; numbers (or strings that parse as
-    numbers) → "numeric"; long or text-named distinct strings → "text"; other all-distinct strings → "id";
-    remaining strings → "categorical".
+    named like an id → "id" when unique, else "ignore" (a reference such as customer_id); integers counting up
+    from 0 or 1 → "id"; numbers (or strings that parse as numbers) → "numeric", however few distinct values;
+    long or text-named, mostly distinct strings → "text"; other all-distinct strings → "id";
+    the rest → "categorical".
     """
     present = series.dropna()
     if present.empty or series.nunique(dropna=False) == 1 or _is_date(series):
@@ -60,7 +61,6 @@ def infer_role(name: str, series: pd.Series) -> str:
     is_unique = len(present) == len(series) and present.is_unique
     integer_like = numbers is not None and _integer_like(numbers)
     if _id_named(name) and (numbers is None or integer_like):
-        # A reference such as customer_id is no feature even when it repeats; only unique ones identify rows.
         return "id" if is_unique else "ignore"
     if is_unique and integer_like and _counts_up(numbers):
         return "id"
@@ -72,7 +72,7 @@ def infer_role(name: str, series: pd.Series) -> str:
 
 
 def decide_kind(frame: pd.DataFrame, roles: dict[str, str]) -> str:
-    """"text" when a text column exists and at most one numeric/categorical column sits beside it, else "table".
+    """The kind: "text" when a text column has at most one numeric/categorical column beside it, else "table".
 
     A text column with one side column (a channel, a product) is still a set of documents to embed; with two or
     more side features the rows are records whose text is one field among several.

@@ -1,0 +1,50 @@
+"""Run page: start a background run from the form, follow it to completion, see it in the history."""
+import time
+
+from pages.common import run_store
+
+
+def wait_for_runs(workspace, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = run_store().list(owner=workspace)
+        if runs and all(run.status not in ("queued", "running", "created") for run in runs):
+            return runs
+        time.sleep(0.5)
+    raise AssertionError("run did not finish in time")
+
+
+def test_without_data_points_to_data_page(app):
+    at = app("pages/run.py")
+    assert any("No data yet" in info.value for info in at.info)
+
+
+def test_start_run_and_see_it_done(app, workspace):
+    at = app()
+    at.selectbox[0].set_value("support_requests")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/run.py").run()
+    assert at.title[0].value == "Run"
+    at.checkbox[0].uncheck()
+    at.number_input[0].set_value(10)
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error
+    runs = wait_for_runs(workspace)
+    assert [run.status for run in runs] == ["done"], runs[0].message
+    assert runs[0].summary["k"] == 10
+    at.run()
+    assert any("Done: 10 clusters" in success.value for success in at.success)
+    history = at.dataframe[0].value
+    assert history["status"].tolist() == ["done"]
+
+
+def test_two_workspaces_do_not_see_each_other(app, workspace):
+    test_start_run_and_see_it_done(app, workspace)
+    from streamlit.testing.v1 import AppTest
+
+    other = AppTest.from_file("app.py", default_timeout=60)
+    other.query_params["ws"] = "f" * 32
+    other.run()
+    other.switch_page("pages/run.py").run()
+    assert any("No data yet" in info.value for info in other.info)
+    assert run_store().list(owner="f" * 32) == []

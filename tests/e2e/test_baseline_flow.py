@@ -1,0 +1,54 @@
+"""User stories in a real browser: upload texts, run the baseline, explore, download labels; a bad file."""
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+from core.data.samples import load_sample
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def texts_csv(tmp_path):
+    frame = load_sample("support_requests").frame.groupby("topic").head(8)
+    path = tmp_path / "tickets.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tmp_path):
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Data")).to_be_visible()
+    page.locator("input[type=file]").set_input_files(str(texts_csv))
+    expect(page.get_by_text("treated as")).to_be_visible()
+    expect(page.get_by_role("heading", name="tickets")).to_be_visible()
+
+    page.get_by_role("link", name="Run").first.click()
+    expect(page.get_by_role("heading", name="Run")).to_be_visible()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=240_000)
+
+    page.get_by_role("link", name="Explore the result").click()
+    expect(page.get_by_role("heading", name="Scores")).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.get_by_text("NMI ↑").first).to_be_visible()
+
+    page.get_by_role("link", name="Export").first.click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Labels (CSV)").click()
+    saved = tmp_path / "labels.csv"
+    download.value.save_as(saved)
+    labels = pd.read_csv(saved)
+    assert labels.columns[0] == "cluster"
+    assert len(labels) == len(pd.read_csv(texts_csv))
+    assert labels["cluster"].nunique() >= 2
+
+
+def test_bad_file_gets_a_message_not_a_traceback(page, server, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    page.goto(server)
+    page.locator("input[type=file]").set_input_files(str(empty))
+    expect(page.get_by_text("is empty")).to_be_visible()
+    expect(page.get_by_text("Traceback")).to_have_count(0)
