@@ -24,11 +24,15 @@ _WORKSPACE_ID = re.compile(r"^[a-f0-9]{32}$")
 
 
 def workspace_id() -> str:
-    """This tab's workspace id, created on first visit and kept in the URL."""
+    """This tab's workspace id: from the URL, else from the session (page switches drop query parameters), else new.
+
+    It is written back to the URL so that a reload finds the same workspace.
+    """
     current = st.query_params.get(WORKSPACE_PARAM, "")
     if not _WORKSPACE_ID.match(current or ""):
-        current = uuid.uuid4().hex
+        current = st.session_state.get("workspace") or uuid.uuid4().hex
         st.query_params[WORKSPACE_PARAM] = current
+    st.session_state["workspace"] = current
     return current
 
 

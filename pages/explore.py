@@ -48,6 +48,9 @@ if k != run.k:
     rows.append(metric_row(f"{record.method} as run (k={run.k})", run.scores["metrics"]))
 rows += [metric_row(f"{name} (k={run.k})", values) for name, values in run.scores.get("comparisons", {}).items()]
 st.subheader("Scores")
+headline = [key for key in ("acc", "nmi", "ari", "silhouette") if key in scores]
+for column, key in zip(st.columns(len(headline)), headline):
+    column.metric(METRIC_NAMES[key], f"{scores[key]:.3f}" if scores[key] == scores[key] else "n/a")
 st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch")
 if run.truth is None:
     st.caption("Mark a label column on the Data page before running to also get ACC, NMI, ARI and AMI.")

@@ -8,8 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _as_matrix(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=float)
+def as_matrix(X: np.ndarray) -> np.ndarray:
+    """X as a 2-d float array (rows x features); anything else is a bug in the caller.
+
+    float32 stays float32: half the memory for embeddings, and the same k-means result as scikit-learn gives on them.
+    """
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-d array (rows x features), got shape {X.shape}.")
     return X
@@ -51,7 +57,7 @@ class UMAPReducer:
 
     def fit(self, X: np.ndarray) -> "UMAPReducer":
         """Learn the reduced coordinates of X into `embedding_`."""
-        X = _as_matrix(X)
+        X = as_matrix(X)
         if len(X) <= self.n_components + 1:
             self.embedding_ = X.copy()
         else:
@@ -69,7 +75,7 @@ def project_2d(X: np.ndarray, seed: int = 42, metric: str = "cosine") -> np.ndar
 
     Fallback: with 3 points or fewer UMAP cannot run, so the first two principal coordinates are used.
     """
-    X = _as_matrix(X)
+    X = as_matrix(X)
     if len(X) <= 3:
         return _pca_2d(X)
     return _umap(X, n_components=2, n_neighbors=15, min_dist=0.1, metric=metric, seed=seed)

@@ -4,14 +4,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from core.data.dataset import Dataset
 from core.embed.base import Embedder
 from core.errors import RunCancelled
-from core.runs.directory import RunDirectory
+
+if TYPE_CHECKING:  # only an annotation; importing core.runs here would close an import cycle
+    from core.runs.directory import RunDirectory
 
 ProgressFn = Callable[[str, float, str], None]
 """progress(stage, fraction of the whole run in [0, 1], message)."""

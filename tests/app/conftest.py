@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = "app.py"
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture

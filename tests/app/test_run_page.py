@@ -2,6 +2,7 @@
 import time
 
 from pages.common import run_store
+from tests.app.conftest import APP
 
 
 def wait_for_runs(workspace, timeout=240.0):
@@ -42,7 +43,7 @@ def test_two_workspaces_do_not_see_each_other(app, workspace):
     test_start_run_and_see_it_done(app, workspace)
     from streamlit.testing.v1 import AppTest
 
-    other = AppTest.from_file("app.py", default_timeout=60)
+    other = AppTest.from_file(APP, default_timeout=60)
     other.query_params["ws"] = "f" * 32
     other.run()
     other.switch_page("pages/run.py").run()

@@ -45,6 +45,7 @@ def server(tmp_path_factory):
     else:
         process.kill()
         raise RuntimeError(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
+    urllib.request.urlopen(url, timeout=60).read()  # first page load pays the imports once
     yield url
     process.terminate()
     process.wait(timeout=20)
@@ -52,6 +53,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make test`, which installs it.")
     from playwright.sync_api import sync_playwright

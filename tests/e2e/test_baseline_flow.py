@@ -19,20 +19,20 @@ def texts_csv(tmp_path):
 
 def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tmp_path):
     page.goto(server)
-    expect(page.get_by_role("heading", name="Data")).to_be_visible()
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
     page.locator("input[type=file]").set_input_files(str(texts_csv))
     expect(page.get_by_text("treated as")).to_be_visible()
-    expect(page.get_by_role("heading", name="tickets")).to_be_visible()
+    expect(page.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
 
     page.get_by_role("link", name="Run").first.click()
-    expect(page.get_by_role("heading", name="Run")).to_be_visible()
+    expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=240_000)
 
     page.get_by_role("link", name="Explore the result").click()
-    expect(page.get_by_role("heading", name="Scores")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Scores", exact=True)).to_be_visible(timeout=60_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    expect(page.get_by_text("NMI ↑").first).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="NMI")).to_be_visible()
 
     page.get_by_role("link", name="Export").first.click()
     with page.expect_download() as download:

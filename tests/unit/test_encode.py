@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from core.data.encode import format_value, row_to_text, rows_to_texts
+from core.data.encode import (NumberBins, NumberWords, encode_row, encode_rows, format_value, make_verbalizer,
+                              row_to_text, rows_to_texts)
+from core.errors import SettingsError
 
 PENGUIN = {"species": "Adelie", "bill_length_mm": 39.1, "body-mass_g": 3750.0, "sex": None, "year": np.int64(2007)}
 
@@ -49,3 +52,50 @@ def test_rows_to_texts_shuffles_per_row_reproducibly() -> None:
     assert len(first_clauses) > 1  # the order differs between rows, not once for all
     assert all(sorted(text.split(", ")) == sorted(plain.split(", "))
                for text, plain in zip(shuffled, rows_to_texts(frame)))
+
+
+def test_value_spans_point_at_the_values() -> None:
+    row = encode_row({"bill_length_mm": 39.1, "sex": None, "island": "Dream, east"}, ["bill_length_mm", "sex", "island"])
+    assert row.text == "bill length mm is 39.1, island is Dream, east"
+    assert [row.text[start:end] for start, end in row.value_spans] == ["39.1", "Dream, east"]
+    assert [r.text for r in encode_rows(pd.DataFrame([PENGUIN]))] == rows_to_texts(pd.DataFrame([PENGUIN]))
+
+
+def test_number_words_verbalize_numbers_only() -> None:
+    say = NumberWords()
+    assert say("x", 42.5) == "forty-two point five"
+    assert say("x", np.float64(39.1)) == "thirty-nine point one"
+    assert say("x", 3750.0) == "three thousand seven hundred and fifty"  # no comma: it would split the clause
+    assert say("x", -3) == "minus three"
+    assert [say("x", v) for v in ("Dream", True, float("nan"), None, float("inf"))] == ["Dream", "True", "", "", "inf"]
+    text = row_to_text({"age": 42.5, "city": "Lyon", "n": None}, ["age", "city", "n"], verbalizer=say)
+    assert text == "age is forty-two point five, city is Lyon"
+
+
+def test_number_bins_learn_terciles_per_column() -> None:
+    frame = pd.DataFrame({"age": [10.0, 20, 30, 40, 50, 60, np.nan], "city": list("abcdefg"), "flag": [True] * 7})
+    bins = NumberBins().fit(frame)
+    assert set(bins.edges_) == {"age"}
+    texts = rows_to_texts(frame, verbalizer=bins)
+    assert [t.split(", ")[0] for t in texts[:6]] == ["age is low", "age is low", "age is medium", "age is medium",
+                                                   "age is high", "age is high"]
+    assert texts[6] == "city is g, flag is True"
+    assert NumberBins(5).fit(frame)("age", 60.0) == "very high"
+    assert NumberBins(4).fit(frame)("age", 10.0) == "bin 1 of 4"
+
+
+def test_make_verbalizer_settings() -> None:
+    frame = pd.DataFrame({"age": [1.0, 2.0, 3.0]})
+    assert make_verbalizer(None, frame) is None
+    assert isinstance(make_verbalizer("words", frame), NumberWords)
+    assert make_verbalizer("bins", frame)("age", 3.0) == "high"
+    with pytest.raises(SettingsError):
+        make_verbalizer("roman", frame)
+
+
+def test_shuffled_verbalized_rows_keep_their_clauses() -> None:
+    frame = pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"], "c": [7, 8]})
+    plain = rows_to_texts(frame, verbalizer=NumberWords())
+    for seed in range(5):
+        shuffled = rows_to_texts(frame, order=seed, verbalizer=NumberWords())
+        assert [sorted(t.split(", ")) for t in shuffled] == [sorted(t.split(", ")) for t in plain]

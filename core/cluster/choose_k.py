@@ -1,0 +1,56 @@
+"""Choosing the number of clusters: fit every k in a range and keep the one with the highest silhouette."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from core.cluster.reduce import as_matrix
+from core.errors import SettingsError
+from core.metrics import silhouette
+
+CURVE_SAMPLE = 3000
+
+
+def k_candidates(k_range: tuple[int, int], n: int) -> range:
+    """The k values to try: k_range clipped to [2, n - 1], the values for which a silhouette exists."""
+    if n < 3:
+        raise SettingsError(f"Choosing the number of clusters automatically needs at least 3 rows; this data has {n}. "
+                            "Set the number of clusters instead.")
+    low, high = k_range
+    if low > high:
+        raise SettingsError(f"The range of k to try is empty: its minimum ({low}) is above its maximum ({high}). "
+                            "Swap the two values.")
+    low, high = (min(max(value, 2), n - 1) for value in (low, high))
+    return range(low, high + 1)
+
+
+def silhouette_curve(X: np.ndarray, label_at: Callable[[int], np.ndarray], ks: Iterable[int], *,
+                     seed: int = 0) -> dict[int, float]:
+    """Silhouette of the clustering `label_at(k)` for each k (nan where undefined, e.g. duplicate points).
+
+    Above CURVE_SAMPLE points every k is scored on the same seeded sample: a paired comparison that is accurate to
+    about 0.01 and keeps a 20-value curve on 15,000 points to seconds instead of minutes.
+    """
+    return {int(k): silhouette(X, label_at(k), sample_size=CURVE_SAMPLE, seed=seed) for k in ks}
+
+
+def best_k(curve: dict[int, float]) -> int:
+    """The k with the highest silhouette, the smallest such k on ties; the smallest k when none is defined."""
+    defined = {k: score for k, score in curve.items() if not math.isnan(score)}
+    if not defined:
+        return min(curve)
+    return max(defined, key=lambda k: (defined[k], -k))
+
+
+def choose_k_by_silhouette(X: np.ndarray, k_range: tuple[int, int] = (2, 15), *, algorithm: str = "kmeans",
+                           seed: int = 0, linkage: str = "ward") -> tuple[int, dict[int, float]]:
+    """The best k for `algorithm` on X and the whole curve {k: silhouette} it was read from."""
+    # Imported here because the algorithms module uses this one to choose k inside Clusterer.fit.
+    from core.cluster.algorithms import labeller
+
+    X = as_matrix(X)
+    curve = silhouette_curve(X, labeller(X, algorithm, linkage=linkage, seed=seed), k_candidates(k_range, len(X)),
+                             seed=seed)
+    return best_k(curve), curve

@@ -1,0 +1,305 @@
+"""Every question put to a judge and every answer, in the run catalogue's SQLite file (table `judgments`).
+
+An identical question (same kind and texts) to the same model under the same prompt version is answered from here,
+never paid for twice. A person's review is stored beside the judge's answer and never overwrites it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from core import paths
+from core.errors import ClusterLensError
+from core.llm.judges import Answer, Choice, Judge, Pair, Triplet
+
+Kind = Literal["triplet", "pair"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judgments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    question_hash TEXT NOT NULL,
+    texts TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    latency REAL NOT NULL DEFAULT 0,
+    source TEXT NOT NULL,
+    reused INTEGER NOT NULL DEFAULT 0,
+    person_answer TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    UNIQUE (run, kind, model, prompt_version, question_hash)
+);
+CREATE INDEX IF NOT EXISTS judgments_by_question ON judgments (question_hash, model, prompt_version);
+CREATE INDEX IF NOT EXISTS judgments_by_run ON judgments (run, kind);
+"""
+
+
+def question_hash(kind: Kind, texts: Sequence[str]) -> str:
+    """Content key of a question: its kind and its texts in order (choice order matters for triplets)."""
+    return hashlib.sha256(json.dumps([kind, *texts], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """A stored question with the judge's answer and, once reviewed, the person's."""
+
+    id: int
+    run: str
+    kind: str
+    prompt_version: str
+    model: str
+    question_hash: str
+    texts: tuple[str, ...]
+    raw: str
+    answer: Choice
+    tokens: int
+    cost: float
+    latency: float
+    source: str
+    reused: bool
+    reviewed: bool
+    person_answer: Choice
+    created: float
+    updated: float
+
+    @property
+    def final(self) -> Choice:
+        """The answer to train on: the person's when reviewed, else the judge's."""
+        return self.person_answer if self.reviewed else self.answer
+
+    @property
+    def flipped(self) -> bool:
+        return self.reviewed and self.person_answer != self.answer
+
+
+class BudgetExhaustedError(ClusterLensError):
+    """The query or cost cap was reached; every answer obtained so far is saved and will not be paid again."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Caps on what one CachingJudge may pay for: new queries and their cost in USD (None = no cap)."""
+
+    max_queries: int | None = None
+    max_cost: float | None = None
+
+
+class JudgmentStore:
+    """The `judgments` table. Opens a short connection per call, so it is safe across threads and processes."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.catalogue_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def record_many(self, run: str, kind: Kind, model: str, prompt_version: str,
+                    items: Sequence[tuple[Sequence[str], Answer, bool]]) -> None:
+        """Store (texts, answer, reused) rows for a run; a question the run already holds is left as it was."""
+        now = time.time()
+        rows = [(run, kind, prompt_version, model, question_hash(kind, texts), json.dumps(list(texts)), answer.raw,
+                 json.dumps(answer.choice), answer.tokens, answer.cost, answer.latency, answer.source, int(reused),
+                 now, now) for texts, answer, reused in items]
+        with closing(self._connect()) as db, db:
+            db.executemany(
+                "INSERT OR IGNORE INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, "
+                "tokens, cost, latency, source, reused, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def record(self, run: str, kind: Kind, model: str, prompt_version: str, texts: Sequence[str],
+               answer: Answer) -> None:
+        """Store one freshly paid answer."""
+        self.record_many(run, kind, model, prompt_version, [(texts, answer, False)])
+
+    def cached_answer(self, model: str, prompt_version: str, question_hash: str) -> Answer | None:
+        """The answer this model already gave to this question under this prompt version (from any run), or None."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT raw, answer, tokens, cost, latency, source FROM judgments WHERE model = ? AND "
+                "prompt_version = ? AND question_hash = ? ORDER BY reused, id LIMIT 1",
+                (model, prompt_version, question_hash)).fetchone()
+        if row is None:
+            return None
+        return Answer(json.loads(row["answer"]), row["raw"], row["tokens"], row["cost"], row["latency"],
+                      row["source"])
+
+    def person_answer(self, question_hash: str) -> tuple[bool, Choice]:
+        """(reviewed, answer) of the most recent review of this question by a person, in any run."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT person_answer FROM judgments WHERE question_hash = ? AND person_answer IS NOT "
+                             "NULL ORDER BY updated DESC LIMIT 1", (question_hash,)).fetchone()
+        return (False, None) if row is None else (True, json.loads(row["person_answer"]))
+
+    def set_person_answer(self, judgment_id: int, choice: Choice) -> None:
+        """Record a person's answer beside the judge's (None = the person finds it undecidable)."""
+        self._update_person(judgment_id, json.dumps(choice))
+
+    def clear_person_answer(self, judgment_id: int) -> None:
+        """Forget a person's review (the row reads as unreviewed again)."""
+        self._update_person(judgment_id, None)
+
+    def _update_person(self, judgment_id: int, value: str | None) -> None:
+        with closing(self._connect()) as db, db:
+            changed = db.execute("UPDATE judgments SET person_answer = ?, updated = ? WHERE id = ?",
+                                 (value, time.time(), judgment_id)).rowcount
+        if not changed:
+            raise ClusterLensError(f"No stored judgment with id {judgment_id}; reload the review queue.")
+
+    def get(self, judgment_id: int) -> Judgment:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM judgments WHERE id = ?", (judgment_id,)).fetchone()
+        if row is None:
+            raise ClusterLensError(f"No stored judgment with id {judgment_id}; reload the review queue.")
+        return _judgment(row)
+
+    def list(self, run: str | None = None, *, kind: Kind | None = None, unreviewed: bool = False,
+             flipped: bool = False, limit: int | None = None) -> list[Judgment]:
+        """Stored judgments in question order, filtered by run, kind, not yet reviewed, or flipped by a person."""
+        clauses, params = [], []
+        for column, value in (("run", run), ("kind", kind)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if unreviewed:
+            clauses.append("person_answer IS NULL")
+        if flipped:
+            clauses.append("person_answer IS NOT NULL AND person_answer != answer")
+        query = "SELECT * FROM judgments" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with closing(self._connect()) as db:
+            return [_judgment(row) for row in db.execute(query, params)]
+
+    def agreement(self, run: str | None = None, kind: Kind | None = None) -> tuple[float | None, int]:
+        """(share of reviewed questions where the person agreed with the judge, number reviewed); rate None if none."""
+        reviewed = [j for j in self.list(run, kind=kind) if j.reviewed]
+        if not reviewed:
+            return None, 0
+        return sum(not j.flipped for j in reviewed) / len(reviewed), len(reviewed)
+
+    def spent(self, run: str) -> dict[str, float]:
+        """Queries paid for by a run (answers reused from the store excluded), their tokens and cost."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(cost), 0) FROM judgments "
+                             "WHERE run = ? AND reused = 0 AND source = 'judge'", (run,)).fetchone()
+        return {"queries": row[0], "tokens": row[1], "cost": row[2]}
+
+
+def _judgment(row: sqlite3.Row) -> Judgment:
+    reviewed = row["person_answer"] is not None
+    return Judgment(row["id"], row["run"], row["kind"], row["prompt_version"], row["model"], row["question_hash"],
+                    tuple(json.loads(row["texts"])), row["raw"], json.loads(row["answer"]), row["tokens"],
+                    row["cost"], row["latency"], row["source"], bool(row["reused"]), reviewed,
+                    json.loads(row["person_answer"]) if reviewed else None, row["created"], row["updated"])
+
+
+class CachingJudge:
+    """Wraps a judge: answers from the store when it can, asks the wrapped judge otherwise, records every answer
+    under `run`, and stops with BudgetExhaustedError (after saving what was answered) when the budget is spent.
+
+    With `prefer_person`, a question a person has reviewed (in any run) is answered with the person's answer: this is
+    how a retrain uses the reviewed answers. Learned counters: `queries_`, `cost_` (paid by this wrapper).
+    """
+
+    def __init__(self, judge: Judge, store: JudgmentStore, run: str, *, budget: Budget | None = None,
+                 prefer_person: bool = False, chunk_size: int = 16) -> None:
+        self.judge = judge
+        self.store = store
+        self.run = run
+        self.budget = budget or Budget()
+        self.prefer_person = prefer_person
+        self.chunk_size = chunk_size
+        self.queries_ = 0
+        self.cost_ = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.judge.name
+
+    @property
+    def prompt_version(self) -> str:
+        return self.judge.prompt_version
+
+    def answer_triplet(self, anchor: str, a: str, b: str) -> Answer:
+        return self.answer_triplets([(anchor, a, b)])[0]
+
+    def answer_pair(self, x: str, y: str) -> Answer:
+        return self.answer_pairs([(x, y)])[0]
+
+    def answer_triplets(self, triplets: Sequence[Triplet]) -> list[Answer]:
+        return self._answer("triplet", list(triplets), self.judge.answer_triplets)
+
+    def answer_pairs(self, pairs: Sequence[Pair]) -> list[Answer]:
+        return self._answer("pair", list(pairs), self.judge.answer_pairs)
+
+    def _answer(self, kind: Kind, questions: list, ask) -> list[Answer]:
+        model, version = self.judge.name, self.judge.prompt_version
+        answers: list[Answer | None] = [None] * len(questions)
+        known: list[tuple[Sequence[str], Answer, bool]] = []
+        pending: dict[str, list[int]] = {}
+        for index, texts in enumerate(questions):
+            key = question_hash(kind, texts)
+            reviewed, person = self.store.person_answer(key) if self.prefer_person else (False, None)
+            cached = None if reviewed or key in pending else self.store.cached_answer(model, version, key)
+            if reviewed:
+                answers[index] = Answer(person, "person answer", source="person")
+            elif cached is not None:
+                answers[index] = Answer(cached.choice, cached.raw, source=cached.source)
+            else:
+                pending.setdefault(key, []).append(index)
+                continue
+            known.append((texts, answers[index], True))
+        self.store.record_many(self.run, kind, model, version, known)
+        todo = list(pending.values())
+        while todo:
+            allowed = self._allowed()
+            if allowed == 0:
+                raise BudgetExhaustedError(
+                    f"The judge budget ({self._describe_budget()}) is spent: {self.queries_} questions paid, "
+                    f"{sum(map(len, todo))} left unasked. Every answer so far is saved and will not be paid again; "
+                    "raise the budget and run again to continue.")
+            chunk, todo = todo[:min(allowed, self.chunk_size)], todo[min(allowed, self.chunk_size):]
+            fresh = ask([questions[indices[0]] for indices in chunk])
+            self.store.record_many(self.run, kind, model, version,
+                                   [(questions[indices[0]], answer, False) for indices, answer in zip(chunk, fresh)])
+            for indices, answer in zip(chunk, fresh):
+                self.queries_ += 1
+                self.cost_ += answer.cost
+                for index in indices:
+                    answers[index] = answer
+        return answers  # type: ignore[return-value]
+
+    def _allowed(self) -> int:
+        """How many more questions may be paid for now (chunk_size when uncapped)."""
+        if self.budget.max_cost is not None and self.cost_ >= self.budget.max_cost:
+            return 0
+        if self.budget.max_queries is None:
+            return self.chunk_size
+        return max(self.budget.max_queries - self.queries_, 0)
+
+    def _describe_budget(self) -> str:
+        parts = []
+        if self.budget.max_queries is not None:
+            parts.append(f"max {self.budget.max_queries} queries")
+        if self.budget.max_cost is not None:
+            parts.append(f"max ${self.budget.max_cost:g}")
+        return ", ".join(parts)

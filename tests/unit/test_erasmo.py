@@ -1,0 +1,143 @@
+"""ERASMO on a tiny random-weight causal LM: LoRA and full steps, checkpoints, cancel, reproducibility, the Method."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.data.dataset import Dataset
+from core.data.encode import rows_to_texts
+from core.errors import RunCancelled, SettingsError
+from core.methods.base import RunContext
+from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings
+from core.methods.erasmo_training import epoch_generator, finetune
+from core.runs.directory import RunDirectory
+
+FRAME = pd.DataFrame({
+    "species": ["Adelie", "Gentoo", "Chinstrap", "Adelie", "Gentoo", "Chinstrap"] * 2,
+    "bill_length_mm": [39.1, 47.5, 49.0, 38.2, 50.1, 46.4, 37.8, 48.7, 51.3, 40.6, 45.2, np.nan],
+    "island": ["Torgersen", "Biscoe", "Dream", "Dream", "Biscoe", None] * 2,
+})
+
+
+def tiny_erasmo(tiny_lm, **options) -> ERASMO:
+    settings = {"epochs": 1, "batch_size": 4, "max_length": 64, "lr": 1e-2, "seed": 3, "model_loader": tiny_lm}
+    return ERASMO("tiny", **{**settings, **options})
+
+
+def lora_weights(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+
+
+def test_one_lora_step_changes_only_the_adapter(tiny_lm) -> None:
+    untrained = tiny_erasmo(tiny_lm, epochs=0).fit(FRAME)
+    before = lora_weights(untrained.model_)
+    assert before and all(torch.count_nonzero(w) == 0 for n, w in before.items() if "lora_B" in n)
+    fitted = tiny_erasmo(tiny_lm, batch_size=len(FRAME)).fit(FRAME)
+    after = lora_weights(fitted.model_)
+    assert len(fitted.history_["step"]) == 1 and np.isfinite(fitted.history_["step"][0])
+    assert any(not torch.equal(after[n], before[n]) for n in before if "lora_B" in n)
+    frozen = [n for n, p in fitted.model_.named_parameters() if "lora_" not in n]
+    assert frozen and not any(p.requires_grad for n, p in fitted.model_.named_parameters() if "lora_" not in n)
+
+
+def test_full_fine_tune_changes_the_base_weights(tiny_lm) -> None:
+    base, _ = tiny_lm("tiny", "cpu")
+    fitted = tiny_erasmo(tiny_lm, lora=False, batch_size=len(FRAME)).fit(FRAME)
+    name, weight = "model.layers.0.self_attn.q_proj.weight", dict(fitted.model_.named_parameters())
+    assert not torch.equal(weight[name].detach(), dict(base.named_parameters())[name].detach())
+    assert np.isfinite(fitted.history_["epoch"][0])
+
+
+def test_clauses_are_reshuffled_each_epoch_reproducibly(tiny_lm) -> None:
+    model, tokenizer = tiny_lm("tiny", "cpu")
+    frame = pd.DataFrame({c: range(8) for c in "abcdef"})
+    seen: list[list[str]] = []
+
+    def epoch_texts(epoch: int, rng: np.random.Generator) -> list[str]:
+        seen.append(rows_to_texts(frame, order=rng))
+        return seen[-1]
+
+    finetune(model, tokenizer, epoch_texts, epochs=2, lr=1e-3, batch_size=8, max_length=64, seed=1, lora=False)
+    assert seen[0] != seen[1] and [sorted(t.split(", ")) for t in seen[0]] == [sorted(t.split(", ")) for t in seen[1]]
+    assert seen[0] == epoch_texts(0, epoch_generator(1, 0))
+
+
+def test_same_seed_same_embeddings_and_deterministic_embedding(tiny_lm) -> None:
+    first = tiny_erasmo(tiny_lm, epochs=2).fit(FRAME)
+    second = tiny_erasmo(tiny_lm, epochs=2).fit(FRAME)
+    vectors = first.embed(FRAME)
+    assert vectors.shape == (len(FRAME), 32) and np.isfinite(vectors).all()
+    assert np.array_equal(vectors, second.embed(FRAME))
+    assert np.array_equal(vectors, first.embed(FRAME))
+    assert first.history_ == second.history_
+    other = tiny_erasmo(tiny_lm, epochs=2, seed=4).fit(FRAME)
+    assert not np.allclose(vectors, other.embed(FRAME))
+    averaged = tiny_erasmo(tiny_lm, epochs=0, permutations=3, pooling="values", postprocess="whiten").fit(FRAME)
+    assert np.array_equal(averaged.embed(FRAME), averaged.embed(FRAME))
+
+
+def test_checkpoint_resume_matches_an_uninterrupted_run(tiny_lm, tmp_path) -> None:
+    straight = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path / "a")).fit(FRAME)
+    tiny_erasmo(tiny_lm, epochs=1, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+    assert (tmp_path / "b" / "adapter" / "adapter_model.safetensors").exists()
+    resumed = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+    assert resumed.history_ == straight.history_ and len(resumed.history_["epoch"]) == 2
+    a, b = lora_weights(straight.model_), lora_weights(resumed.model_)
+    assert all(torch.allclose(a[n], b[n], atol=1e-6) for n in a)
+    with pytest.raises(SettingsError, match="other settings"):
+        tiny_erasmo(tiny_lm, epochs=2, lr=0.5, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+    with pytest.raises(SettingsError, match="already holds 2 epochs"):
+        tiny_erasmo(tiny_lm, epochs=1, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+
+
+def test_full_fine_tune_checkpoint_resumes(tiny_lm, tmp_path) -> None:
+    straight = tiny_erasmo(tiny_lm, lora=False, epochs=2).fit(FRAME)
+    tiny_erasmo(tiny_lm, lora=False, epochs=1, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    resumed = tiny_erasmo(tiny_lm, lora=False, epochs=2, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    assert np.allclose(resumed.history_["step"], straight.history_["step"], atol=1e-5)
+    assert np.allclose(resumed.embed(FRAME), straight.embed(FRAME), atol=1e-4)
+
+
+def test_progress_reports_loss_and_eta_and_stop_cancels(tiny_lm, tmp_path) -> None:
+    reports: list[tuple[float, str]] = []
+    tiny_erasmo(tiny_lm, epochs=2, progress=lambda f, m: reports.append((f, m))).fit(FRAME)
+    assert len(reports) == 6 and reports[-1][0] == pytest.approx(1.0)
+    assert "loss" in reports[0][1] and "left" in reports[0][1] and "Epoch 1/2" in reports[0][1]
+    steps: list[float] = []
+    stop_after_epoch_one = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path),
+                                       progress=lambda f, m: steps.append(f), should_stop=lambda: len(steps) >= 4)
+    with pytest.raises(RunCancelled, match="epoch 2"):
+        stop_after_epoch_one.fit(FRAME)
+    resumed = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path), progress=lambda f, m: steps.append(f))
+    assert len(resumed.fit(FRAME).history_["epoch"]) == 2 and len(steps) == 4 + 3
+
+
+def test_verbalized_rows_and_bad_settings(tiny_lm) -> None:
+    words = tiny_erasmo(tiny_lm, epochs=0, verbalize="words").fit(FRAME, ["bill_length_mm", "island"])
+    assert words.encode(FRAME)[0].text == "bill length mm is thirty-nine point one, island is Torgersen"
+    bins = tiny_erasmo(tiny_lm, epochs=0, verbalize="bins").fit(FRAME, ["bill_length_mm"])
+    assert bins.encode(FRAME)[0].text == "bill length mm is low"
+    for bad in ({"pooling": "max"}, {"postprocess": "pca"}, {"verbalize": "roman"}):
+        with pytest.raises(SettingsError):
+            tiny_erasmo(tiny_lm, **bad).fit(FRAME)
+
+
+def test_method_returns_erasmo_and_three_comparisons(tiny_lm, fake_embedder, tmp_path) -> None:
+    roles = {"species": "label", "bill_length_mm": "numeric", "island": "categorical"}
+    data = Dataset(FRAME, "table", roles, name="tiny-penguins")
+    stages: list[str] = []
+    context = RunContext(directory=RunDirectory(tmp_path), embedders=lambda name: fake_embedder,
+                         progress=lambda stage, fraction, message: stages.append(stage))
+    settings = ERASMOSettings(model="tiny", epochs=1, batch_size=6, max_length=64, target_modules="q_proj, v_proj")
+    result = ERASMOMethod(model_loader=tiny_lm).represent(data, settings, context)
+    assert result.embeddings.shape == (len(FRAME), 32)
+    assert set(result.comparisons) == {"raw_features", "lm_no_finetune", "sentence_embedder"}
+    assert result.comparisons["lm_no_finetune"].shape == (len(FRAME), 32)
+    assert not np.allclose(result.comparisons["lm_no_finetune"], result.embeddings)
+    assert result.comparisons["raw_features"].shape[0] == len(FRAME)
+    assert fake_embedder.calls[0][0] == "bill length mm is 39.1, island is Torgersen"  # the label is not a feature
+    assert len(result.details["loss"]["step"]) == 2 and result.details["trainable_parameters"] > 0
+    assert (tmp_path / CHECKPOINT_FOLDER / "state.pt").exists()
+    assert {"lm_no_finetune", "finetune", "embed"} <= set(stages)
