@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--method", default="baseline")
     bench.add_argument("--reduce", default="none", choices=["none", "umap"])
     bench.add_argument("--seeds", default="100,13,21,36,42")
+    bench.add_argument("--algorithm", default="kmeans", help="kmeans (default), agglomerative, spectral or hdbscan")
+    bench.add_argument("--k", default="true", help="'true' (number of classes, default), 'auto' (silhouette) or N")
+    bench.add_argument("--k-range", default="", help="range searched with --k auto, e.g. 20,200 (default: 2 to ~n/15)")
     bench.add_argument("--text-column")
     bench.add_argument("--label-column")
     bench.add_argument("--embedder", default=None)
@@ -86,7 +89,13 @@ def run_cluster(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     directory = RunDirectory(out)
     prepare_run(directory, config, data.frame)
-    summary = execute_run(config, out, progress=StderrProgress())
+    progress = StderrProgress(directory)
+    try:
+        summary = execute_run(config, out, progress=progress)
+    except BaseException as error:
+        progress.finish("failed", str(error))
+        raise
+    progress.finish("done", "Finished", summary)
     print(json.dumps({"run_dir": str(out), **summary}, default=float))
     return 0
 
@@ -99,7 +108,10 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.embedder:
         settings["embedder"] = args.embedder
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    low, _, high = args.k_range.partition(",")
+    k_range = (int(low), int(high or low)) if low else None
     options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
+                           algorithm=args.algorithm, k=args.k, k_range=k_range,
                            text_column=args.text_column, label_column=args.label_column, method_settings=settings)
     result = run_bench(options, progress=StderrProgress())
     print(format_table(result))
@@ -133,9 +145,10 @@ def parse_settings(pairs: list[str]) -> dict[str, object]:
 
 
 class StderrProgress:
-    """Progress lines on stderr, at most one per second per stage."""
+    """Progress lines on stderr, at most one per second per stage; also the run folder's status.json when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory=None) -> None:
+        self.directory = directory
         self.last: tuple[str, float] = ("", 0.0)
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
@@ -143,6 +156,19 @@ class StderrProgress:
         if stage != self.last[0] or now - self.last[1] >= 1.0:
             self.last = (stage, now)
             print(f"[{stage:>9}] {100 * fraction:5.1f}%  {message}", file=sys.stderr, flush=True)
+            self._status("running", stage, fraction, message)
+
+    def finish(self, status: str, message: str, summary: dict | None = None) -> None:
+        """Record how the run ended."""
+        self._status(status, status, 1.0 if status == "done" else self.last[1], message, summary or {})
+
+    def _status(self, status: str, stage: str, fraction: float, message: str, summary: dict | None = None) -> None:
+        if self.directory is not None:
+            from core.runs.directory import STATUS
+
+            self.directory.write_json(STATUS, {"status": status, "stage": stage, "progress": fraction,
+                                               "message": message, "pid": os.getpid(), "updated": time.time(),
+                                               "summary": summary or {}})
 
 
 def _quiet_libraries() -> None:

@@ -18,7 +18,7 @@ from core.data.dataset import Dataset
 from core.data.intake import load_dataset
 from core.device import resolve_device
 from core.embed.registry import resolve_embedder
-from core.errors import IntakeError
+from core.errors import IntakeError, SettingsError
 from core.methods import get_method, method_settings
 from core.methods.base import ProgressFn, RunContext, no_progress
 from core.metrics import mean_std
@@ -28,15 +28,24 @@ from core.settings import ClusteringSettings
 
 DEFAULT_SEEDS = (100, 13, 21, 36, 42)
 REPORTED = ("acc", "nmi", "ari", "ami", "silhouette")
+PROTOCOL_N_INIT = 1  # scikit-learn's default single k-means++ start, as in the papers' evaluation scripts
 
 
 @dataclass
 class BenchOptions:
-    """What to benchmark and how; `reduce` is "none" (the papers' protocol) or "umap" (the analyst's default)."""
+    """What to benchmark and how.
+
+    `reduce` is "none" (the papers' protocol) or "umap" (the analyst's default). `k` is "true" (the number of
+    classes, the papers' protocol), "auto" (chosen by silhouette over `k_range`, by default the app's range for the data size)
+    or a number; HDBSCAN ignores it.
+    """
 
     dataset: str
     method: str = "baseline"
     reduce: str = "none"
+    algorithm: str = "kmeans"
+    k: str = "true"
+    k_range: tuple[int, int] | None = None
     seeds: Sequence[int] = DEFAULT_SEEDS
     text_column: str | None = None
     label_column: str | None = None
@@ -57,18 +66,38 @@ def load_bench_data(options: BenchOptions) -> Dataset:
     return data
 
 
-def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int, kind: str, reduce: str,
-                     seeds: Sequence[int], progress: ProgressFn = no_progress) -> dict[str, list[float]]:
-    """k-means at the given k once per seed (UMAP re-run per seed when reducing); metrics as [mean, std] in 0-100."""
-    runs = []
+def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None, kind: str, reduce: str,
+                     seeds: Sequence[int], algorithm: str = "kmeans", k_range: tuple[int, int] | None = None,
+                     progress: ProgressFn = no_progress) -> tuple[dict[str, list[float]], list[int]]:
+    """Cluster once per seed (UMAP re-run per seed when reducing) at k, or k chosen by silhouette when k is None.
+
+    Returns the metrics as [mean, std] on a 0-100 scale and the number of clusters found per seed.
+    """
+    runs, found = [], []
     for index, seed in enumerate(seeds):
         progress("cluster", index / len(seeds), f"Seed {seed} ({index + 1}/{len(seeds)})")
-        settings = ClusteringSettings(algorithm="kmeans", n_clusters=k, reduce=reduce, seed=seed)
+        low, high = k_range or (2, None)
+        settings = ClusteringSettings(algorithm=algorithm, n_clusters=k, k_min=low, k_max=high, reduce=reduce,
+                                      n_init=PROTOCOL_N_INIT, seed=seed)
         space = clustering_space(embeddings, settings, kind, seed)
-        runs.append(cluster_and_score(space, settings, y_true=truth, n_clusters=k, seed=seed).metrics)
+        outcome = cluster_and_score(space, settings, y_true=truth, seed=seed)
+        runs.append(outcome.metrics)
+        found.append(outcome.n_clusters)
     summary = mean_std(runs, scale=100.0)
-    return {name: [round(float(summary[name][0]), 2), round(float(summary[name][1]), 2)] for name in REPORTED
-            if name in summary}
+    metrics = {name: [round(float(summary[name][0]), 2), round(float(summary[name][1]), 2)] for name in REPORTED
+               if name in summary}
+    return metrics, found
+
+
+def requested_k(option: str, true_k: int) -> int | None:
+    """The k a benchmark clusters at: the true k, None (choose it), or a given number."""
+    if option == "true":
+        return true_k
+    if option == "auto":
+        return None
+    if not option.isdigit() or int(option) < 2:
+        raise SettingsError(f"--k must be 'true', 'auto' or a number of at least 2, not {option!r}.")
+    return int(option)
 
 
 def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict[str, Any]:
@@ -91,8 +120,9 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     seconds["embed"] = time.perf_counter() - lap
 
     lap = time.perf_counter()
-    metrics = score_over_seeds(representation.embeddings, truth, k=k, kind=data.kind, reduce=options.reduce,
-                               seeds=options.seeds, progress=progress)
+    metrics, found = score_over_seeds(representation.embeddings, truth, k=requested_k(options.k, k), kind=data.kind,
+                                      reduce=options.reduce, seeds=options.seeds, algorithm=options.algorithm,
+                                      k_range=options.k_range, progress=progress)
     seconds["cluster"] = time.perf_counter() - lap
     seconds["total"] = time.perf_counter() - start
     return {
@@ -103,6 +133,8 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
         "metrics": metrics,
         "seconds": {name: round(value, 2) for name, value in seconds.items()},
         "reduce": options.reduce,
+        "algorithm": options.algorithm,
+        "k_found": found,
         "seeds": list(options.seeds),
         "settings": dataclasses.asdict(settings),
     }
@@ -110,7 +142,8 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
 
 def format_table(result: dict[str, Any]) -> str:
     """The benchmark result as a small text table (metric, mean ± std)."""
-    lines = [f"{result['dataset']} · {result['method']} · n={result['n']} · k={result['k']} · reduce={result['reduce']}",
+    lines = [f"{result['dataset']} · {result['method']} · n={result['n']} · k={result['k']} · reduce={result['reduce']}"
+             f" · {result['algorithm']} found k={result['k_found']}",
              f"{'metric':<12}{'mean':>8}{'std':>8}"]
     for name, (mean, std) in result["metrics"].items():
         lines.append(f"{name:<12}{mean:>8.2f}{std:>8.2f}")

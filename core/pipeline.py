@@ -45,10 +45,11 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
     clusterer = Clusterer(
         settings.algorithm,
         n_clusters if n_clusters is not None else settings.n_clusters,
-        k_range=(settings.k_min, settings.k_max),
+        k_range=None if settings.k_max is None else (settings.k_min, settings.k_max),
         linkage=settings.linkage,
         seed=settings.seed if seed is None else seed,
         min_cluster_size=settings.min_cluster_size,
+        n_init=settings.n_init,
     ).fit(space)
     metrics = score_clustering(space, clusterer.labels_, y_true)
     return ClusteringOutcome(clusterer.labels_, clusterer.n_clusters_, space, metrics, clusterer.k_curve_,

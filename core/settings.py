@@ -12,16 +12,21 @@ T = TypeVar("T")
 
 @dataclass
 class ClusteringSettings:
-    """How a representation becomes clusters. Defaults: k-means; texts first go through 5-d cosine UMAP, as BERTopic does."""
+    """How a representation becomes clusters. Defaults: k-means; texts first go through 5-d cosine UMAP, as BERTopic does.
+
+    With no `n_clusters`, k is chosen by silhouette between `k_min` and `k_max` (None: about n/15, see
+    `default_k_range`).
+    """
 
     algorithm: str = "kmeans"
     n_clusters: int | None = None
     k_min: int = 2
-    k_max: int = 20
+    k_max: int | None = None
     linkage: str = "ward"
     reduce: str = "auto"
     reduce_components: int = 5
     min_cluster_size: int | None = None
+    n_init: int = 10
     seed: int = 42
 
 

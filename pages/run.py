@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cluster import ALGORITHMS, LINKAGES
+from core.cluster.choose_k import default_k_range
 from core.embed.registry import DEFAULT_EMBEDDER, OFFLINE_MODELS
 from core.errors import ClusterLensError
 from core.methods import METHODS
@@ -43,8 +44,8 @@ with st.form("settings"):
                              help="Tries every k in the range and keeps the best silhouette. HDBSCAN finds k itself.")
         k = st.number_input("k (when not chosen automatically)", min_value=2, max_value=max(2, len(data.frame) - 1),
                             value=min(8, max(2, len(data.frame) - 1)))
-        k_range = st.slider("k range for the silhouette search", 2, max(3, min(60, len(data.frame) - 1)),
-                            (2, min(15, max(3, len(data.frame) - 1))))
+        k_range = st.slider("k range for the silhouette search", 2, max(3, min(300, len(data.frame) - 1)),
+                            default_k_range(len(data.frame)))
         reduce = st.selectbox("Reduce before clustering", ["auto", "umap", "none"],
                               help="auto: 5-d cosine UMAP for texts (as BERTopic), none for tables.")
         seed = st.number_input("Seed", value=42, step=1)

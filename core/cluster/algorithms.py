@@ -12,7 +12,7 @@ import numpy as np
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from sklearn.cluster import HDBSCAN, KMeans, SpectralClustering
 
-from core.cluster.choose_k import best_k, k_candidates, silhouette_curve
+from core.cluster.choose_k import best_k, default_k_range, search_k
 from core.cluster.hierarchy import LINKAGES, ClusterTree, check_linkage
 from core.cluster.reduce import as_matrix
 from core.errors import SettingsError
@@ -77,14 +77,15 @@ class Clusterer:
     """Cluster the rows of X with one of ALGORITHMS.
 
     kmeans, agglomerative and spectral need k: `n_clusters`, or when it is None the k in `k_range` with the best
-    silhouette. hdbscan ignores `n_clusters` and `k_range`: it finds the clusters itself and marks noise as -1, with
+    silhouette (`k_range`, or `default_k_range(n)` when None). hdbscan ignores `n_clusters` and `k_range`: it finds the clusters itself and marks noise as -1, with
     `min_cluster_size` defaulting to 10 (BERTopic's value) clipped to [2, n // 2] for small data.
 
     Learned: `labels_`, `n_clusters_` (noise excluded), `k_curve_` ({k: silhouette} when k was chosen, else None) and
     `noise_fraction_`.
     """
 
-    def __init__(self, algorithm: str = "kmeans", n_clusters: int | None = None, *, k_range: tuple[int, int] = (2, 15),
+    def __init__(self, algorithm: str = "kmeans", n_clusters: int | None = None, *,
+                 k_range: tuple[int, int] | None = None,
                  linkage: str = "ward", seed: int = 0, min_cluster_size: int | None = None, n_init: int = 10) -> None:
         self.algorithm = algorithm
         self.n_clusters = n_clusters
@@ -108,7 +109,8 @@ class Clusterer:
         else:
             label_at = labeller(X, self.algorithm, linkage=self.linkage, seed=self.seed, n_init=self.n_init)
             if self.n_clusters is None:
-                self.k_curve_ = silhouette_curve(X, label_at, k_candidates(self.k_range, n), seed=self.seed)
+                k_range = self.k_range or default_k_range(n)
+                self.k_curve_ = search_k(X, label_at, k_range, seed=self.seed)
                 k = best_k(self.k_curve_)
             else:
                 k = self.n_clusters

@@ -161,7 +161,8 @@ def value_token_mask(offsets, spans: Sequence[Sequence[Span]]):
     return mask
 
 
-def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *, value_spans: Sequence[Sequence[Span]] | None = None,
+def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *,
+                value_spans: Sequence[Sequence[Span]] | None = None,
                 pooling: str = "mean", layer: int = -1, batch_size: int = 16, max_length: int = 256,
                 device: str = "cpu", progress: BatchProgress | None = None,
                 check_stop: Callable[[], None] | None = None) -> np.ndarray:
@@ -190,7 +191,8 @@ def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *, value_spans
                 out = model(**batch, output_hidden_states=True)
                 layers = len(out.hidden_states)
                 if not -layers <= layer < layers:
-                    raise SettingsError(f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
+                    raise SettingsError(
+                        f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
                 values = None if offsets is None else value_token_mask(offsets, value_spans[start:start + batch_size])
                 pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
                                             None if values is None else values.to(device))
@@ -204,12 +206,13 @@ def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *, value_spans
     return np.vstack(chunks).astype(np.float32)
 
 
-def postprocess_embeddings(embeddings: np.ndarray, how: str = "standardize", *, eps: float = 1e-6) -> np.ndarray:
+def postprocess_embeddings(embeddings: np.ndarray, how: str = "standardize", *, components: int = 32,
+                           eps: float = 1e-6) -> np.ndarray:
     """Rescale vectors using the statistics of the rows given together (so use it on the whole table at once).
 
     "standardize": each dimension to mean 0, std 1, so a few huge outlier dimensions stop deciding distances;
-    "whiten": PCA whitening (decorrelated, unit variance), which also removes directions shared by every row;
-    "none": unchanged.
+    "whiten": the top `components` principal directions at unit variance (BERT-whitening); whitening every
+    direction would make all rows equidistant whenever there are fewer rows than dimensions; "none": unchanged.
     """
     x = np.asarray(embeddings, dtype=np.float64)
     if how == "none":
@@ -219,7 +222,7 @@ def postprocess_embeddings(embeddings: np.ndarray, how: str = "standardize", *, 
     centred = x - x.mean(axis=0, keepdims=True)
     if how == "standardize":
         return (centred / np.maximum(centred.std(axis=0, keepdims=True), eps)).astype(np.float32)
-    _, singular, components = np.linalg.svd(centred, full_matrices=False)
+    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
     scale = singular / np.sqrt(max(len(x) - 1, 1))
-    keep = scale > eps * max(scale.max(initial=0.0), eps)
-    return (centred @ components[keep].T / scale[keep]).astype(np.float32)
+    keep = (scale > eps * max(scale.max(initial=0.0), eps)) & (np.arange(len(scale)) < components)
+    return (centred @ directions[keep].T / scale[keep]).astype(np.float32)

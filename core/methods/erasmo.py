@@ -34,7 +34,8 @@ class ERASMO:
 
     Settings follow the paper (LoRA r=16, alpha=32, dropout 0.05, max length 256, mean of the last layer) except
     the offline model (SmolLM2-135M) and lr 5e-4 (*ours*: LoRA needs a larger step than the authors' full-fine-tune
-    5e-5). `pooling` "values" averages the value tokens only; `postprocess` rescales the vectors over the table.
+    5e-5). `pooling` "values" averages the value tokens only; `postprocess` rescales the vectors over the table
+("whiten" keeps `whiten_components` principal directions).
     Embeddings use the fixed column order, or the mean over `permutations` seeded orders when it is above 1.
     """
 
@@ -42,7 +43,8 @@ class ERASMO:
                  dropout: float = 0.05, target_modules: Sequence[str] | None = None, epochs: int = 3,
                  lr: float = 5e-4, batch_size: int = 16, max_length: int = 256, verbalize: str | None = None,
                  pooling: str = "mean", layer: int = -1, permutations: int = 1, postprocess: str = "standardize",
-                 max_chars_per_value: int = 200, seed: int = 0, device: str = "cpu", checkpoint_dir: str | None = None,
+                 whiten_components: int = 32, max_chars_per_value: int = 200, seed: int = 0, device: str = "cpu",
+                 checkpoint_dir: str | None = None,
                  progress: TrainProgress | None = None, should_stop: Callable[[], bool] | None = None,
                  model_loader: ModelLoader = load_causal_lm) -> None:
         self.model = model
@@ -60,6 +62,7 @@ class ERASMO:
         self.layer = layer
         self.permutations = permutations
         self.postprocess = postprocess
+        self.whiten_components = whiten_components
         self.max_chars_per_value = max_chars_per_value
         self.seed = seed
         self.device = device
@@ -112,7 +115,7 @@ class ERASMO:
                 batch_size=self.batch_size, max_length=self.max_length, device=self.device,
                 progress=(lambda done, _n: progress(done_before + done, total)) if progress else None,
                 check_stop=self._check_stop))
-        return postprocess_embeddings(np.mean(vectors, axis=0), self.postprocess)
+        return postprocess_embeddings(np.mean(vectors, axis=0), self.postprocess, components=self.whiten_components)
 
     def _check_stop(self) -> None:
         if self.should_stop and self.should_stop():
@@ -157,6 +160,7 @@ class ERASMOSettings:
     layer: int = -1
     permutations: int = 1
     postprocess: str = "standardize"
+    whiten_components: int = 32
     seed: int = 0
     embedder: str = DEFAULT_EMBEDDER
 

@@ -150,8 +150,8 @@ def finetune(model: Any, tokenizer: Any, epoch_texts: EpochTexts, *, epochs: int
         losses = []
         for batch_texts in batches:
             if should_stop and should_stop():
-                raise RunCancelled(f"Fine-tuning was cancelled in epoch {epoch + 1}"
-                                   + (f"; epochs up to {epoch} are saved in {checkpoint.folder}." if checkpoint else "."))
+                saved = f"; epochs up to {epoch} are saved in {checkpoint.folder}." if checkpoint else "."
+                raise RunCancelled(f"Fine-tuning was cancelled in epoch {epoch + 1}{saved}")
             loss = model(**causal_lm_batch(tokenizer, batch_texts, max_length=max_length, device=device)).loss
             loss.backward()
             optimizer.step()

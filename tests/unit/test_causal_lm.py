@@ -46,6 +46,8 @@ def test_postprocessing_standardises_and_whitens() -> None:
     assert np.allclose(z.mean(0), 0, atol=1e-4) and np.allclose(z.std(0), 1, atol=1e-3)
     w = postprocess_embeddings(x, "whiten")
     assert np.allclose(np.cov(w, rowvar=False), np.eye(3), atol=1e-3)
+    top = postprocess_embeddings(x, "whiten", components=1)
+    assert top.shape == (200, 1) and abs(np.corrcoef(top[:, 0], x[:, 0])[0, 1]) > 0.99
     assert postprocess_embeddings(np.ones((4, 2)), "whiten").shape == (4, 0)  # constant rows: nothing to keep
     assert np.array_equal(postprocess_embeddings(x, "none"), x.astype(np.float32))
     with pytest.raises(SettingsError):

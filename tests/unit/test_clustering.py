@@ -151,3 +151,19 @@ def test_project_2d_falls_back_to_pca_for_tiny_data(n, features):
     if features == 1:
         assert np.all(projected[:, 1] == 0)
         assert np.allclose(np.abs(projected[:, 0]), np.abs(X[:, 0] - X[:, 0].mean()))
+
+
+def test_wide_k_range_is_searched_coarse_to_fine():
+    from sklearn.datasets import make_blobs
+
+    from core.cluster.choose_k import MAX_CANDIDATES, default_k_range, search_k
+    from core.cluster.algorithms import labeller
+
+    centres = [(20.0 * i, 20.0 * j) for i in range(6) for j in range(5)]
+    X, _ = make_blobs(n_samples=900, centers=centres, cluster_std=0.5, random_state=3)
+    curve = search_k(X, labeller(X, "kmeans", seed=0, n_init=3), (2, 200), seed=0)
+    assert max(curve, key=curve.get) == 30
+    assert len(curve) < MAX_CANDIDATES + 12 < 199  # far fewer fits than the 199 values of the range
+    assert default_k_range(3080) == (2, 205)
+    assert default_k_range(100) == (2, 20)
+    assert default_k_range(10) == (2, 9)

@@ -55,7 +55,8 @@ def test_rows_to_texts_shuffles_per_row_reproducibly() -> None:
 
 
 def test_value_spans_point_at_the_values() -> None:
-    row = encode_row({"bill_length_mm": 39.1, "sex": None, "island": "Dream, east"}, ["bill_length_mm", "sex", "island"])
+    row = encode_row({"bill_length_mm": 39.1, "sex": None, "island": "Dream, east"},
+                     ["bill_length_mm", "sex", "island"])
     assert row.text == "bill length mm is 39.1, island is Dream, east"
     assert [row.text[start:end] for start, end in row.value_spans] == ["39.1", "Dream, east"]
     assert [r.text for r in encode_rows(pd.DataFrame([PENGUIN]))] == rows_to_texts(pd.DataFrame([PENGUIN]))

@@ -1,0 +1,70 @@
+"""The command line: a run directory from a file, one-line errors, and the benchmark's JSON shape."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def texts_csv(tmp_path, topic_texts):
+    texts, labels = topic_texts
+    path = tmp_path / "texts.csv"
+    pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
+    return path
+
+
+def test_cluster_writes_a_run_directory(tmp_path, texts_csv):
+    out = tmp_path / "run"
+    result = cli("cluster", str(texts_csv), "--text-column", "text", "--label-column", "topic", "--k", "3",
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["k"] == 3 and summary["acc"] > 0.8
+    for name in ("config.json", "status.json", "labels.npy", "embeddings.npy", "projection.npy", "metrics.json"):
+        assert (out / name).exists(), name
+    assert "[    embed]" in result.stderr  # progress goes to stderr
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "does not look like text"),
+    (b"text\nonly one row\n", "at least two rows"),
+])
+def test_bad_files_give_one_line_errors(tmp_path, content, expected):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    result = cli("cluster", str(bad), "--out", str(tmp_path / "run"))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_and_unknown_method(tmp_path, texts_csv):
+    result = cli("cluster", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "run"))
+    assert result.returncode != 0 and result.stderr.startswith("error: ")
+    result = cli("cluster", str(texts_csv), "--method", "magic", "--out", str(tmp_path / "run"))
+    assert "Unknown method 'magic'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_json_shape(tmp_path, texts_csv):
+    out = tmp_path / "bench.json"
+    result = cli("bench", str(texts_csv), "--text-column", "text", "--label-column", "topic", "--seeds", "1,2",
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert {"dataset", "method", "n", "k", "metrics", "seconds"} <= set(record)
+    assert set(record["metrics"]) == {"acc", "nmi", "ari", "ami", "silhouette"}
+    assert all(len(pair) == 2 for pair in record["metrics"].values())
+    assert set(record["seconds"]) == {"load", "embed", "cluster", "total"}
+    assert record["k"] == 3 and record["metrics"]["acc"][0] > 80  # 0-100 scale
+    assert "acc" in result.stdout
