@@ -3,14 +3,14 @@ import streamlit as st
 
 from pages.common import current_dataset, current_run_id, my_run, workspace_id
 
-st.set_page_config(page_title="ClusterLens", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="ClusterLens", page_icon=":material/scatter_plot:", layout="wide")
 workspace_id()
 
 navigation = st.navigation([
-    st.Page("pages/data.py", title="Data", icon="📄", default=True),
-    st.Page("pages/run.py", title="Run", icon="▶️"),
-    st.Page("pages/explore.py", title="Explore", icon="🔎"),
-    st.Page("pages/export.py", title="Export", icon="⬇️"),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+    st.Page("pages/run.py", title="Run", icon=":material/play_circle:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ])
 
 with st.sidebar:

@@ -137,6 +137,6 @@ def require_dataset() -> Dataset:
     data = current_dataset()
     if data is None:
         st.info("No data yet. Upload a file or pick a sample on the **Data** page.")
-        st.page_link("pages/data.py", label="Go to Data", icon="📄")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
         st.stop()
     return data

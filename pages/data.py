@@ -25,7 +25,7 @@ with upload_tab:
             st.session_state["intake_error"] = f"Could not use **{uploaded.name}**: {error}"
             st.session_state["loaded_upload"] = uploaded.file_id
     if st.session_state.get("intake_error"):
-        st.error(st.session_state["intake_error"], icon="⚠️")
+        st.error(st.session_state["intake_error"], icon=":material/error:")
 with sample_tab:
     choice = st.selectbox("Sample", list(SAMPLES), format_func=lambda key: SAMPLES[key].title)
     st.caption(SAMPLES[choice].description)
@@ -67,6 +67,6 @@ with st.form("roles"):
             st.success("Roles updated.")
             st.rerun()
         except ClusterLensError as error:
-            st.error(f"{error} The previous roles are kept.", icon="⚠️")
+            st.error(f"{error} The previous roles are kept.", icon=":material/error:")
 
-st.page_link("pages/run.py", label="Next: choose a method and run", icon="▶️")
+st.page_link("pages/run.py", label="Next: choose a method and run", icon=":material/play_circle:")

@@ -23,7 +23,7 @@ st.title("Explore")
 record = finished_run_picker()
 if record is None:
     st.info("No finished run yet. Start one on the **Run** page.")
-    st.page_link("pages/run.py", label="Go to Run", icon="▶️")
+    st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
     st.stop()
 try:
     run = run_artifacts(str(record.path))

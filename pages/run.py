@@ -66,7 +66,7 @@ if start:
             job_manager().submit(record.id)
             set_current_run(record.id)
         except ClusterLensError as error:
-            st.error(str(error), icon="⚠️")
+            st.error(str(error), icon=":material/error:")
 
 
 @st.fragment(run_every=1.0)
@@ -83,10 +83,10 @@ def live_status() -> None:
             job_manager().cancel(record.id)
     elif record.status == "done":
         summary = record.summary
-        st.success(f"Done: {summary.get('k')} clusters.", icon="✅")
-        st.page_link("pages/explore.py", label="Explore the result", icon="🔎")
+        st.success(f"Done: {summary.get('k')} clusters.", icon=":material/check_circle:")
+        st.page_link("pages/explore.py", label="Explore the result", icon=":material/scatter_plot:")
     elif record.status == "failed":
-        st.error(record.message, icon="⚠️")
+        st.error(record.message, icon=":material/error:")
     elif record.status == "interrupted":
         st.warning("This run was interrupted (the server stopped while it ran). Resume it from the history below.")
 
