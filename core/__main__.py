@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--seed", type=int, default=42)
     cluster.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="a method setting, e.g. --set epochs=2 (repeatable)")
+    add_method_shortcuts(cluster)
     cluster.add_argument("--out", required=True, help="run directory to write")
     cluster.set_defaults(handler=run_cluster)
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--label-column")
     bench.add_argument("--embedder", default=None)
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_method_shortcuts(bench)
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_command)
 
@@ -72,15 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_method_shortcuts(parser: argparse.ArgumentParser) -> None:
+    """Flags for the method settings people change most (each is also reachable as --set KEY=VALUE)."""
+    parser.add_argument("--judge", help="ClusterLLM's judge: embedding, oracle, or litellm:<model>")
+    parser.add_argument("--verbalize", nargs="?", const="words", choices=["words", "bins"],
+                        help="ERASMO: write numbers as words (ERASMO-NV) or as low/medium/high bins")
+
+
+def method_settings_from(args: argparse.Namespace) -> dict[str, object]:
+    """--set pairs plus the shortcut flags, as a settings dict."""
+    settings = parse_settings(args.set)
+    for name in ("embedder", "judge", "verbalize"):
+        if getattr(args, name, None):
+            settings[name] = getattr(args, name)
+    return settings
+
+
 def run_cluster(args: argparse.Namespace) -> int:
     from core.data.intake import load_dataset
     from core.runs import RunDirectory, execute_run, prepare_run
     from core.settings import ClusteringSettings, RunConfig
 
     data = load_dataset(args.input, text_column=args.text_column, label_column=args.label_column)
-    settings = parse_settings(args.set)
-    if args.embedder:
-        settings["embedder"] = args.embedder
+    settings = method_settings_from(args)
     config = RunConfig(method=args.method, dataset=data.name, kind=data.kind, roles=data.roles,
                        method_settings=settings,
                        clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
@@ -104,9 +120,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     from core.bench import BenchOptions, format_table, run_bench
     from core.runs.directory import dumps_json
 
-    settings = parse_settings(args.set)
-    if args.embedder:
-        settings["embedder"] = args.embedder
+    settings = method_settings_from(args)
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     low, _, high = args.k_range.partition(",")
     k_range = (int(low), int(high or low)) if low else None

@@ -120,11 +120,17 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     seconds["embed"] = time.perf_counter() - lap
 
     lap = time.perf_counter()
-    metrics, found = score_over_seeds(representation.embeddings, truth, k=requested_k(options.k, k), kind=data.kind,
-                                      reduce=options.reduce, seeds=options.seeds, algorithm=options.algorithm,
-                                      k_range=options.k_range, progress=progress)
+    scoring = dict(k=requested_k(options.k, k), kind=data.kind, reduce=options.reduce, seeds=options.seeds,
+                   algorithm=options.algorithm, k_range=options.k_range, progress=progress)
+    metrics, found = score_over_seeds(representation.embeddings, truth, **scoring)
+    comparisons = {name: score_over_seeds(vectors, truth, **scoring)[0]
+                   for name, vectors in representation.comparisons.items()}
     seconds["cluster"] = time.perf_counter() - lap
     seconds["total"] = time.perf_counter() - start
+    for name, value in representation.details.get("seconds", {}).items():
+        seconds[name] = value
+    shape_for_method = getattr(method, "bench_fields", None)
+    extra = shape_for_method(representation, comparisons, k) if shape_for_method else {}
     return {
         "dataset": options.dataset,
         "method": options.method,
@@ -137,6 +143,8 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
         "k_found": found,
         "seeds": list(options.seeds),
         "settings": dataclasses.asdict(settings),
+        "comparisons": comparisons,
+        **extra,
     }
 
 
@@ -147,5 +155,7 @@ def format_table(result: dict[str, Any]) -> str:
              f"{'metric':<12}{'mean':>8}{'std':>8}"]
     for name, (mean, std) in result["metrics"].items():
         lines.append(f"{name:<12}{mean:>8.2f}{std:>8.2f}")
+    for label, scores in result.get("comparisons", {}).items():
+        lines.append(f"  vs {label}: " + ", ".join(f"{name} {mean:.2f}" for name, (mean, _) in scores.items()))
     lines.append("seconds: " + ", ".join(f"{name} {value:.1f}" for name, value in result["seconds"].items()))
     return "\n".join(lines)

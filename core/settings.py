@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,9 +55,29 @@ class RunConfig:
 
 
 def settings_from_dict(kind: type[T], values: dict[str, Any]) -> T:
-    """Build a settings dataclass from a dict, naming any key it does not know (a typo in a config file)."""
+    """Build a settings dataclass from a dict, naming any key it does not know (a typo) or a value of the wrong type."""
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise SettingsError(f"Unknown setting(s) {', '.join(unknown)} for {kind.__name__}. Known: {', '.join(sorted(known))}.")
-    return kind(**values)
+    hints = typing.get_type_hints(kind)
+    checked = {name: _checked(name, value, hints[name]) for name, value in values.items()}
+    return kind(**checked)
+
+
+def _checked(name: str, value: Any, hint: Any) -> Any:
+    """The value when it fits a simple type hint (int, float, str, bool, X | None), else a SettingsError."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for option in allowed:
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option in (str, bool) and isinstance(value, option):
+            return value
+        if option not in (int, float, str, bool, type(None)):
+            return value  # structured settings (dicts, nested dataclasses) are checked by their own code
+    wanted = " or ".join("empty" if option is type(None) else option.__name__ for option in allowed)
+    raise SettingsError(f"Setting {name!r} must be {wanted}, not {value!r}.")

@@ -4,12 +4,11 @@ import streamlit as st
 
 from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
-from core.embed.registry import DEFAULT_EMBEDDER, OFFLINE_MODELS
 from core.errors import ClusterLensError
 from core.methods import METHODS
-from core.methods.baseline import TABLE_REPRESENTATIONS
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
+from pages.settings_form import settings_form
 from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
                           set_current_run, workspace_id)
 
@@ -24,26 +23,16 @@ method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[n
 with st.form("settings"):
     left, right = st.columns(2)
     with left:
-        st.markdown("**Representation**")
-        method_settings: dict = {}
-        embedder_choice = st.selectbox("Embedder", [*OFFLINE_MODELS, "other"],
-                                       format_func=lambda key: OFFLINE_MODELS[key].title if key in OFFLINE_MODELS
-                                       else "Other (folder or Hugging Face id)")
-        custom_embedder = st.text_input("Folder or Hugging Face id (for 'other')", "")
-        method_settings["embedder"] = custom_embedder.strip() if embedder_choice == "other" else embedder_choice
-        if data.kind == "table":
-            method_settings["table_representation"] = st.radio(
-                "Table rows as", TABLE_REPRESENTATIONS, horizontal=True,
-                format_func={"features": "scaled numeric + one-hot features",
-                             "text": "'column is value' text, embedded"}.get)
+        st.markdown(f"**{METHODS[method_name].title}**")
+        method_settings = settings_form(METHODS[method_name].settings_type, key=method_name)
     with right:
         st.markdown("**Clustering**")
-        algorithm = st.selectbox("Algorithm", ALGORITHMS)
+        algorithm = st.selectbox("Algorithm", ALGORITHMS, key="algorithm")
         linkage = st.selectbox("Linkage (agglomerative)", LINKAGES)
-        auto_k = st.checkbox("Choose k by silhouette", value=True,
+        auto_k = st.checkbox("Choose k by silhouette", value=True, key="auto_k",
                              help="Tries every k in the range and keeps the best silhouette. HDBSCAN finds k itself.")
         k = st.number_input("k (when not chosen automatically)", min_value=2, max_value=max(2, len(data.frame) - 1),
-                            value=min(8, max(2, len(data.frame) - 1)))
+                            value=min(8, max(2, len(data.frame) - 1)), key="k")
         k_range = st.slider("k range for the silhouette search", 2, max(3, min(300, len(data.frame) - 1)),
                             default_k_range(len(data.frame)))
         reduce = st.selectbox("Reduce before clustering", ["auto", "umap", "none"],
@@ -52,21 +41,18 @@ with st.form("settings"):
     start = st.form_submit_button("Start run", type="primary")
 
 if start:
-    if embedder_choice == "other" and not custom_embedder.strip():
-        st.error("Enter a folder or Hugging Face id for the 'other' embedder, or pick an installed one.")
-    else:
+    try:
         config = RunConfig(
             method=method_name, dataset=data.name, kind=data.kind, roles=data.roles, method_settings=method_settings,
             clustering=ClusteringSettings(algorithm=algorithm, n_clusters=None if auto_k else int(k),
                                           k_min=k_range[0], k_max=k_range[1], linkage=linkage, reduce=reduce,
                                           seed=int(seed)),
         )
-        try:
-            record = create_run(run_store(), config, data.frame, owner=workspace_id())
-            job_manager().submit(record.id)
-            set_current_run(record.id)
-        except ClusterLensError as error:
-            st.error(str(error), icon=":material/error:")
+        record = create_run(run_store(), config, data.frame, owner=workspace_id())
+        job_manager().submit(record.id)
+        set_current_run(record.id)
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")
 
 
 @st.fragment(run_every=1.0)

@@ -6,9 +6,11 @@ from typing import Any
 from core.errors import SettingsError
 from core.methods.base import Method, Representation, RunContext
 from core.methods.baseline import Baseline, BaselineSettings
+from core.methods.clusterllm import ClusterLLMMethod
+from core.methods.erasmo import ERASMOMethod
 from core.settings import settings_from_dict
 
-METHODS: dict[str, Method] = {method.name: method for method in (Baseline(),)}
+METHODS: dict[str, Method] = {method.name: method for method in (Baseline(), ClusterLLMMethod(), ERASMOMethod())}
 
 
 def get_method(name: str) -> Method:

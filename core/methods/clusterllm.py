@@ -260,6 +260,15 @@ class ClusterLLMMethod:
                               suggested_k=model.n_clusters_, details=details)
 
 
+    @staticmethod
+    def bench_fields(representation: Representation, comparisons: dict[str, Any], k_true: int) -> dict[str, Any]:
+        """The benchmark JSON's ClusterLLM keys: metrics before fine-tuning, true vs predicted k, queries, agreement."""
+        details = representation.details
+        return {"base_metrics": comparisons.get("base"), "k_true": k_true, "k_predicted": representation.suggested_k,
+                "queries": details["queries"], "judge": details["judge"],
+                "judge_label_agreement": details.get("judge_label_agreement")}
+
+
 def label_agreement(model: ClusterLLM, texts: list[str], labels: Sequence[object]) -> dict[str, float | None]:
     """Share of the judge's decided answers that the labels confirm (triplets the labels can decide; all pairs)."""
     oracle = OracleJudge(texts, labels)

@@ -7,6 +7,7 @@ default sentence embedder reading the same text.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
@@ -203,7 +204,9 @@ class ERASMOMethod:
         checkpoint = str(context.directory.file(CHECKPOINT_FOLDER))
         erasmo = estimator(settings.epochs, checkpoint,
                            lambda fraction, message: context.report("finetune", 0.1 + 0.75 * fraction, message))
+        started = time.perf_counter()
         erasmo.fit(frame, columns)
+        finetune_seconds = time.perf_counter() - started
         vectors = erasmo.embed(frame, embedding_progress("embed", 0.85, 0.9))
 
         texts = [row.text for row in erasmo.encode(frame)]
@@ -215,8 +218,14 @@ class ERASMOMethod:
                          "sentence_embedder": sentence_vectors},
             details={"loss": {name: [_json_float(v) for v in values] for name, values in losses.items()},
                      "columns": [str(c) for c in columns], "example_text": texts[0] if texts else "",
-                     "trainable_parameters": _trainable_parameters(erasmo.model_)},
+                     "trainable_parameters": _trainable_parameters(erasmo.model_),
+                     "seconds": {"finetune": round(finetune_seconds, 2)}},
         )
+
+    @staticmethod
+    def bench_fields(representation: Representation, comparisons: dict[str, Any], k_true: int) -> dict[str, Any]:
+        """The benchmark JSON's ERASMO keys: the three baselines scored the same way."""
+        return {"baselines": comparisons}
 
 
 def _within(context: RunContext, low: float, high: float) -> RunContext:

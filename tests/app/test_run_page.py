@@ -26,8 +26,8 @@ def test_start_run_and_see_it_done(app, workspace):
     at.button(key="load_sample").click().run()
     at.switch_page("pages/run.py").run()
     assert at.title[0].value == "Run"
-    at.checkbox[0].uncheck()
-    at.number_input[0].set_value(10)
+    at.checkbox(key="auto_k").uncheck()
+    at.number_input(key="k").set_value(10)
     at.form_submit_button[0].click().run()
     assert not at.exception and not at.error
     runs = wait_for_runs(workspace)

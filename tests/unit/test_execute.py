@@ -55,3 +55,16 @@ def test_cancelled_run_stops_early(tmp_path, fake_embedder, topic_texts):
     with pytest.raises(RunCancelled):
         execute_run(config, tmp_path, should_stop=lambda: True, embedders=lambda name: fake_embedder)
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_settings_are_checked_before_a_run_starts(tmp_path):
+    from core.errors import SettingsError
+
+    frame = pd.DataFrame({"text": ["a b", "c d", "e f"]})
+    bad_type = RunConfig(method="clusterllm", dataset="t", kind="text", roles={"text": "text"},
+                         method_settings={"epochs": "three"})
+    with pytest.raises(SettingsError, match="'epochs' must be int"):
+        prepare_run(RunDirectory(tmp_path), bad_type, frame)
+    wrong_kind = RunConfig(method="erasmo", dataset="t", kind="text", roles={"text": "text"})
+    with pytest.raises(SettingsError, match="works on table data"):
+        prepare_run(RunDirectory(tmp_path), wrong_kind, frame)

@@ -1,0 +1,86 @@
+"""Read a finished run back: its data, vectors, labels, projection, tree and scores, and recut it at another k."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.cluster import ClusterTree
+from core.data.dataset import Dataset
+from core.errors import ClusterLensError
+from core.metrics import score_clustering
+from core.profiles import ClusterProfile, profile_clusters, top_terms
+from core.runs.directory import CONFIG, EMBEDDINGS, LABELS, METRICS, PROJECTION, TREE, RunDirectory
+from core.runs.execute import SPACE, load_run_dataset
+from core.settings import RunConfig
+
+
+@dataclass
+class RunArtifacts:
+    """Everything a finished run wrote, loaded once; pages hold one per run id."""
+
+    directory: RunDirectory
+    config: RunConfig
+    data: Dataset
+    embeddings: np.ndarray
+    space: np.ndarray
+    labels: np.ndarray
+    projection: np.ndarray
+    tree: ClusterTree
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.scores["k"])
+
+    @cached_property
+    def truth(self) -> np.ndarray | None:
+        labels = self.data.labels()
+        return None if labels is None else np.asarray(labels)
+
+    def recut(self, k: int) -> tuple[np.ndarray, dict[str, float]]:
+        """Labels from the cluster tree at k clusters, scored in the same space as the run's own clustering."""
+        labels = self.tree.cut(k)
+        return labels, score_clustering(self.space, labels, self.truth)
+
+    def profiles(self, labels: np.ndarray) -> list[ClusterProfile]:
+        """What distinguishes each cluster, in the table's own columns."""
+        return profile_clusters(self.data.frame, labels, self.data.columns_with("numeric"),
+                                self.data.columns_with("categorical"))
+
+    def terms(self, labels: np.ndarray) -> dict[int, list[str]]:
+        """Characteristic words of each cluster of texts."""
+        return top_terms(self.data.texts(), labels)
+
+    def hover_texts(self, max_chars: int = 140) -> list[str]:
+        """One short line per row for the scatter's hover: the text, or the row's feature values."""
+        if self.data.kind == "text":
+            texts = self.data.texts()
+        else:
+            columns = self.data.feature_columns[:6]
+            texts = [", ".join(f"{c}={v}" for c, v in zip(columns, row)) for row in
+                     self.data.frame[columns].astype(str).itertuples(index=False)]
+        return [text if len(text) <= max_chars else text[:max_chars - 1] + "…" for text in texts]
+
+
+def load_artifacts(run_dir: str | Path) -> RunArtifacts:
+    """Load a finished run; a run that has not finished gives a ClusterLensError saying so."""
+    directory = RunDirectory(run_dir)
+    if not directory.exists(METRICS):
+        raise ClusterLensError("This run has no results yet. Wait for it to finish, or resume it on the Run page.")
+    config = RunConfig.from_dict(directory.read_json(CONFIG))
+    tree_arrays = directory.load_arrays(TREE)
+    return RunArtifacts(
+        directory=directory,
+        config=config,
+        data=load_run_dataset(directory, config),
+        embeddings=directory.load_array(EMBEDDINGS),
+        space=directory.load_array(SPACE),
+        labels=directory.load_array(LABELS),
+        projection=directory.load_array(PROJECTION),
+        tree=ClusterTree.from_arrays(tree_arrays["linkage"], tree_arrays["leaf_of_point"]),
+        scores=directory.read_json(METRICS),
+    )
