@@ -15,6 +15,7 @@ import streamlit as st
 
 from core import paths
 from core.data.dataset import Dataset
+from core.errors import ClusterLensError
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
@@ -71,6 +72,20 @@ def finished_run_picker() -> RunRecord | None:
     if record.id != current:
         set_current_run(record.id)
     return record
+
+
+def open_finished_run(empty_message: str) -> tuple[RunRecord, RunArtifacts]:
+    """Pick a finished run and load its artifacts; say `empty_message` (and stop) when there is none to open."""
+    record = finished_run_picker()
+    if record is None:
+        st.info(empty_message)
+        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
+        st.stop()
+    try:
+        return record, run_artifacts(str(record.path))
+    except ClusterLensError as error:
+        st.error(str(error))
+        st.stop()
 
 
 def save_dataset(data: Dataset) -> None:

@@ -5,10 +5,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.errors import ClusterLensError
 from core.metrics import EXTERNAL_METRICS, INTERNAL_METRICS
 from core.profiles import profiles_frame
-from pages.common import finished_run_picker, run_artifacts
+from pages.common import open_finished_run
 
 METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
                 "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
@@ -20,16 +19,7 @@ def metric_row(name: str, scores: dict) -> dict:
 
 
 st.title("Explore")
-record = finished_run_picker()
-if record is None:
-    st.info("No finished run yet. Start one on the **Run** page.")
-    st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
-    st.stop()
-try:
-    run = run_artifacts(str(record.path))
-except ClusterLensError as error:
-    st.error(str(error))
-    st.stop()
+record, run = open_finished_run("No finished run yet. Start one on the **Run** page.")
 
 max_k = max(2, min(run.tree.n_leaves_, 100))
 k = st.slider("Number of clusters (recuts the tree)", 2, max_k, min(max(run.k, 2), max_k), key=f"k-{record.id}",

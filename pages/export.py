@@ -3,21 +3,12 @@ import json
 
 import streamlit as st
 
-from core.errors import ClusterLensError
 from core.export import embeddings_npy, labels_csv
 from core.runs.directory import CONFIG, dumps_json
-from pages.common import finished_run_picker, run_artifacts
+from pages.common import open_finished_run
 
 st.title("Export")
-record = finished_run_picker()
-if record is None:
-    st.info("No finished run to export yet.")
-    st.stop()
-try:
-    run = run_artifacts(str(record.path))
-except ClusterLensError as error:
-    st.error(str(error))
-    st.stop()
+record, run = open_finished_run("No finished run to export yet.")
 
 k = st.number_input("Clusters", min_value=2, max_value=max(2, run.tree.n_leaves_), value=max(run.k, 2),
                     help=f"The run's own clustering has k = {run.k}; another value exports that cut of the tree.")

@@ -18,6 +18,7 @@ from typing import Literal
 from core import paths
 from core.errors import ClusterLensError
 from core.llm.judges import Answer, Choice, Judge, Pair, Triplet
+from core.sqlite import connect
 
 Kind = Literal["triplet", "pair"]
 
@@ -107,10 +108,7 @@ class JudgmentStore:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect(self.path)
 
     def record_many(self, run: str, kind: Kind, model: str, prompt_version: str,
                     items: Sequence[tuple[Sequence[str], Answer, bool]]) -> None:

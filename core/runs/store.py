@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import ClusterLensError
 from core.runs.directory import STATUS, RunDirectory, dumps_json
+from core.sqlite import connect
 
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
@@ -101,10 +102,7 @@ class RunStore:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect(self.db_path)
 
     def create(self, *, owner: str, method: str, dataset: str, kind: str, parent: str | None = None) -> RunRecord:
         """Register a new run and make its folder; status starts as "created"."""
