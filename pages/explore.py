@@ -13,6 +13,16 @@ METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-H
                 "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
 
 
+def selected_row(point: dict) -> int:
+    """The data row of a selected point: its custom_data, which arrives as a list, a {"0": row} dict or a scalar."""
+    value = point["customdata"]
+    if isinstance(value, dict):
+        value = value.get("0", value.get(0))
+    elif isinstance(value, (list, tuple)):
+        value = value[0]
+    return int(value)
+
+
 def metric_row(name: str, scores: dict) -> dict:
     return {"representation": name, **{METRIC_NAMES[key]: scores.get(key) for key in (*INTERNAL_METRICS, *EXTERNAL_METRICS)
                                        if key in scores}}
@@ -62,8 +72,8 @@ with sizes_col:
     sizes = frame["cluster"].value_counts().rename_axis("cluster").reset_index(name="rows")
     st.dataframe(sizes, hide_index=True, height=520)
 
-selected = sorted({int(point["customdata"][0]) for point in (event.selection.points if event else [])
-                   if point.get("customdata")})
+selected = sorted({selected_row(point) for point in (event.selection.points if event else [])
+                   if point.get("customdata") is not None})
 if selected:
     st.subheader(f"Selected rows ({len(selected)})")
     picked = run.data.frame.iloc[selected].copy()

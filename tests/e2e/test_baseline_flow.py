@@ -34,6 +34,18 @@ def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tm
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="NMI")).to_be_visible()
 
+    # A box drawn over the whole map lists the rows inside it.
+    chart = page.locator(".js-plotly-plot").first
+    chart.hover()
+    page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=5)
+    page.mouse.up()
+    expect(page.get_by_text("Selected rows (")).to_be_visible()
+
     page.get_by_role("link", name="Export").first.click()
     with page.expect_download() as download:
         page.get_by_role("button", name="Labels (CSV)").click()
@@ -52,3 +64,19 @@ def test_bad_file_gets_a_message_not_a_traceback(page, server, tmp_path):
     page.locator("input[type=file]").set_input_files(str(empty))
     expect(page.get_by_text("is empty")).to_be_visible()
     expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_two_tabs_do_not_share_uploads_or_runs(browser, server, texts_csv):
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        one, two = first.new_page(), second.new_page()
+        one.goto(server)
+        one.locator("input[type=file]").set_input_files(str(texts_csv))
+        expect(one.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
+        two.goto(server)
+        expect(two.get_by_text("Upload a file or load a sample to begin.")).to_be_visible()
+        one.reload()  # a reload keeps the tab's workspace
+        expect(one.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
+    finally:
+        first.close()
+        second.close()
