@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from core import paths
 from core.data.benchmarks import BENCHMARKS, load_benchmark
 from core.data.dataset import Dataset
 from core.data.intake import load_dataset
@@ -51,7 +53,7 @@ class BenchOptions:
     label_column: str | None = None
     method_settings: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    work_dir: Path | None = None
+    work_dir: Path | None = None  # checkpoints and models of the method; a fresh folder under the home by default
 
 
 def load_bench_data(options: BenchOptions) -> Dataset:
@@ -112,7 +114,8 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     method = get_method(options.method)
     settings = method_settings(method, options.method_settings)
     device = resolve_device(options.device)
-    work_dir = options.work_dir or Path(".")
+    work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix=f"{options.method}-{Path(options.dataset).stem}-",
+                                                         dir=paths.bench_dir()))
     context = RunContext(RunDirectory(work_dir), lambda spec: resolve_embedder(spec, device=device),
                          progress, device=device)
     lap = time.perf_counter()

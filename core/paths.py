@@ -33,6 +33,13 @@ def cache_dir() -> Path:
     return path
 
 
+def bench_dir() -> Path:
+    """Work folders of benchmark runs (checkpoints, fine-tuned models)."""
+    path = home() / "bench"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def models_dir() -> Path:
     """Models assembled or converted once from installed packages (MPNet, SmolLM2)."""
     path = home() / "models"

@@ -141,11 +141,14 @@ class ClusterLLM:
         return Path(self.checkpoint_dir) / f"iteration-{iteration}" if self.checkpoint_dir is not None else None
 
     def _questions(self, texts: list[str], embeddings: np.ndarray, iteration: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sample triplets from the current embeddings and ask the judge; reuse the ones saved by an earlier attempt."""
+        """Sample triplets from the current embeddings and ask the judge; reuse the ones an earlier attempt of this run
+        saved, when the same judge (and prompt) answered them."""
         folder = self._iteration_dir(iteration)
+        asked_by = f"{self.judge.name}|{self.judge.prompt_version}"
         if folder is not None and (folder / QUESTIONS).exists():
             saved = np.load(folder / QUESTIONS)
-            return saved["triplets"], saved["choices"]
+            if "judge" in saved and str(saved["judge"]) == asked_by:
+                return saved["triplets"], saved["choices"]
         low, _ = self._share(iteration)
         self.progress("sample", low, f"Sampling triplets ({self.sampling}), iteration {iteration + 1}")
         seed = self.seed + iteration
@@ -158,7 +161,7 @@ class ClusterLLM:
         choices = np.array([answer.choice or 0 for answer in found], dtype=np.int64)
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            np.savez(folder / QUESTIONS, triplets=triplets, choices=choices)
+            np.savez(folder / QUESTIONS, triplets=triplets, choices=choices, judge=np.array(asked_by))
         return triplets, choices
 
     def _train(self, train: list[tuple[str, str, str]], iteration: int) -> None:

@@ -240,3 +240,19 @@ def test_clusterllm_method_in_a_run(tiny_model_dir, topic_texts, tmp_path):
     second = run("run-2")
     assert store.spent("run-2")["queries"] == 0  # same questions, same judge: answered from the store
     np.testing.assert_allclose(second.embeddings, first.embeddings, atol=1e-5)
+
+
+def test_saved_questions_are_reused_only_for_the_same_judge(tiny_model_dir, topic_texts, tmp_path):
+    """A checkpoint folder answered by one judge must not stand in for another judge's answers."""
+    texts, labels = topic_texts
+
+    class AlwaysFirst(OracleJudge):
+        def answer_triplet(self, anchor, a, b):
+            answer = super().answer_triplet(anchor, a, b)
+            return type(answer)(choice=1, raw="Choice 1", tokens=0, cost=0.0, latency=0.0, source="judge")
+
+    common = dict(n_triplets=30, epochs=1, lr=1e-3, batch_size=16, k_max=6, checkpoint_dir=tmp_path / "ckpt")
+    oracle = ClusterLLM(load_tiny(tiny_model_dir), OracleJudge(texts, labels), **common).fit(texts)
+    other = ClusterLLM(load_tiny(tiny_model_dir), AlwaysFirst(texts, labels, name="always-first"), **common).fit(texts)
+    assert (other.triplet_answers_ == 1).all()
+    assert not np.array_equal(other.triplet_answers_, oracle.triplet_answers_)
