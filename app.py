@@ -10,6 +10,8 @@ navigation = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
     st.Page("pages/run.py", title="Run", icon=":material/play_circle:"),
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("pages/review.py", title="Review", icon=":material/rule:"),
+    st.Page("pages/granularity.py", title="Granularity", icon=":material/account_tree:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ])
 

@@ -1,0 +1,94 @@
+"""Granularity: how ClusterLLM chose k (the F-beta curve over its pair questions) beside the cluster tree, and a
+k picker that recuts the tree and rescores."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.errors import ClusterLensError
+from core.llm.review import cluster_sizes, granularity_curve
+from pages.common import current_run_id, my_runs, run_artifacts, run_label, set_current_run
+
+METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
+                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
+
+
+def pick_clusterllm_run():
+    """A picker over this workspace's finished ClusterLLM runs (the current run first); stops when there is none."""
+    runs = {record.id: record for record in my_runs() if record.status == "done" and record.method == "clusterllm"}
+    if not runs:
+        st.info("No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM).")
+        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
+        st.stop()
+    ids = list(runs)
+    current = current_run_id()
+    chosen = st.selectbox("ClusterLLM run", ids, index=ids.index(current) if current in ids else 0,
+                          format_func=lambda run_id: run_label(runs[run_id]), key="granularity-run",
+                          on_change=lambda: set_current_run(st.session_state["granularity-run"]))
+    return runs[chosen]
+
+
+st.title("Granularity")
+record = pick_clusterllm_run()
+try:
+    run = run_artifacts(str(record.path))
+except ClusterLensError as error:
+    st.error(str(error))
+    st.stop()
+details = run.scores.get("details", {})
+curve = granularity_curve(details)
+predicted = details.get("k_predicted")
+
+max_k = max(2, min(run.tree.n_leaves_, max(curve, default=100)))
+default_k = min(max(predicted or run.k, 2), max_k)
+k = st.slider("Number of clusters", 2, max_k, default_k, key=f"granularity-k-{record.id}",
+              help=f"The judge's curve peaks at k = {predicted}; the run clustered with k = {run.k}.")
+if k == run.k:
+    labels, scores = run.labels, run.scores["metrics"]
+    st.caption(f"The run's own {run.config.clustering.algorithm} clustering at k = {k}.")
+else:
+    labels, scores = run.recut(k)
+    st.caption(f"The cluster tree cut at k = {k} (the run's own clustering had k = {run.k}).")
+
+headline = [key for key in ("acc", "nmi", "silhouette") if key in scores]
+columns = st.columns(1 + len(headline))
+columns[0].metric("F-β at this k", f"{curve[k]:.3f}" if k in curve else "n/a",
+                  help=f"β = 0.92, from {details.get('queries', {}).get('pair', 0)} pair questions to the judge.")
+for column, key in zip(columns[1:], headline):
+    column.metric(METRIC_NAMES[key], f"{scores[key]:.3f}" if scores[key] == scores[key] else "n/a")
+
+curve_col, tree_col = st.columns(2)
+with curve_col:
+    st.subheader("F-β over k")
+    if curve:
+        figure = go.Figure(go.Scatter(x=list(curve), y=list(curve.values()), mode="lines+markers",
+                                      line={"color": "#3b6fd4"}, name="F-β"))
+        if predicted:
+            figure.add_vline(x=predicted, line_dash="dash", line_color="#2e9e5b",
+                             annotation_text=f"judge's k = {predicted}")
+        if k != predicted:
+            figure.add_vline(x=k, line_dash="dot", line_color="#d4553b", annotation_text=f"k = {k}",
+                             annotation_position="bottom right")
+        figure.update_layout(height=340, xaxis_title="k", yaxis_title="F-β", margin={"l": 0, "r": 0, "t": 10, "b": 0})
+        st.plotly_chart(figure, key=f"curve-{record.id}")
+    else:
+        st.info("The judge decided no pair question, so this run has no curve; k came from the clustering settings.")
+with tree_col:
+    st.subheader("Dendrogram")
+    tree = run.tree.dendrogram()
+    lines = go.Figure()
+    for xs, ys in zip(tree["icoord"], tree["dcoord"]):
+        lines.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#5b6b7f", "width": 1},
+                                   hoverinfo="skip", showlegend=False))
+    lines.add_hline(y=run.tree.cut_height(k), line_dash="dash", line_color="#d4553b",
+                    annotation_text=f"cut at k = {k}")
+    lines.update_layout(height=340, xaxis_visible=False, yaxis_title="merge distance",
+                        margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    st.plotly_chart(lines, key=f"granularity-dendrogram-{record.id}")
+    st.caption(f"The run's cluster tree over the space it clustered in ({run.scores['clustered_space']}), which the "
+               "k picker cuts; the judge's curve was measured on ClusterLLM's own Ward tree over the fine-tuned "
+               "embeddings.")
+
+st.subheader(f"Cluster sizes at k = {k}")
+sizes = pd.DataFrame([{"cluster": str(cluster), "rows": rows} for cluster, rows in cluster_sizes(labels).items()])
+st.bar_chart(sizes, x="cluster", y="rows", height=220, sort=False)
+st.dataframe(sizes, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(sizes)))

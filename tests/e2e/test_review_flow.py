@@ -1,0 +1,65 @@
+"""User story in a real browser: run ClusterLLM with the oracle judge on the support sample, flip one of the judge's
+answers on the Review page, find it still flipped after a reload, retrain, and see the new run on the Run page."""
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+TINY_CLUSTERLLM = {"n triplets": "32", "epochs": "1", "k max": "12"}
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_analyst_reviews_the_judge_and_retrains(page, server):
+    started_at = time.monotonic()
+    page.goto(server)
+    page.get_by_role("tab", name="Use a sample").click()
+    choose(page, "Sample", "Customer support requests")
+    page.get_by_role("button", name="Load sample").click()
+    expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+
+    page.get_by_role("link", name="Run").first.click()
+    choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
+    choose(page, "judge", "oracle")
+    for label, value in TINY_CLUSTERLLM.items():
+        page.get_by_label(label, exact=True).fill(value)
+    choose(page, "Reduce before clustering", "none")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=150_000)
+    print(f"first run done after {time.monotonic() - started_at:.0f} s")
+
+    page.get_by_role("link", name="Review").first.click()
+    expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
+    page.get_by_text("Pairs (same category?)").click()
+    expect(page.get_by_text("Same category?", exact=True)).to_be_visible()
+    question = page.get_by_text(re.compile(r"^Question 1 of \d+ · #\d+"))
+    expect(question).to_be_visible()
+    judgment = re.search(r"#(\d+)", question.inner_text()).group(1)
+    expect(page.get_by_role("button", name="Flip")).to_be_visible()
+    page.get_by_role("heading", name="Review", exact=True).click()  # focus the page, not the radio
+    page.keyboard.press("f")  # the Flip button's shortcut
+    expect(page.get_by_test_id("stMetric").filter(has_text="Flipped")).to_contain_text("1")
+
+    page.reload()  # the answer is in SQLite, not in the browser session
+    expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
+    page.get_by_text("Pairs (same category?)").click()
+    page.get_by_role("radio", name="Flipped").check(force=True)
+    flipped = page.get_by_text(re.compile(rf"^Question 1 of 1 · #{judgment} "))
+    expect(flipped).to_contain_text("you answered")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Judge agrees with you")).to_contain_text("0%")
+
+    page.get_by_role("button", name="Retrain with reviewed answers").click()
+    started = page.get_by_text(re.compile(r"Started run \S+ with your answers"))
+    expect(started).to_be_visible()
+    child = re.search(r"Started run (\S+) with", started.inner_text()).group(1)
+
+    page.get_by_role("link", name="Run").first.click()
+    expect(page.get_by_text(f"{child} · clusterllm · support_requests")).to_be_visible()
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=150_000)
