@@ -1,10 +1,11 @@
 """ClusterLens: the router. Pages live in pages/; every action goes through the core library."""
 import streamlit as st
 
-from pages.common import current_dataset, current_run_id, my_run, workspace_id
+from pages.common import current_dataset, current_run_id, my_run, share_secret_keys, workspace_id
 
 st.set_page_config(page_title="ClusterLens", page_icon=":material/scatter_plot:", layout="wide")
 workspace_id()
+share_secret_keys()
 
 navigation = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),

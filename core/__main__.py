@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--algorithm", default="kmeans", help="kmeans (default), agglomerative, spectral or hdbscan")
     bench.add_argument("--k", default="true", help="'true' (number of classes, default), 'auto' (silhouette) or N")
     bench.add_argument("--k-range", default="", help="range searched with --k auto, e.g. 20,200 (default: 2 to ~n/15)")
+    bench.add_argument("--split", default="test", help="split of a named benchmark: test (reported figures, default), "
+                       "or train/val for choosing defaults")
+    bench.add_argument("--sample", type=int, help="keep this many rows, drawn at random (seeded), for quick trials")
     bench.add_argument("--text-column")
     bench.add_argument("--label-column")
     bench.add_argument("--embedder", default=None)
@@ -125,8 +128,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     low, _, high = args.k_range.partition(",")
     k_range = (int(low), int(high or low)) if low else None
     options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
-                           algorithm=args.algorithm, k=args.k, k_range=k_range,
-                           text_column=args.text_column, label_column=args.label_column, method_settings=settings)
+                           algorithm=args.algorithm, k=args.k, k_range=k_range, split=args.split,
+                           sample=args.sample, text_column=args.text_column, label_column=args.label_column, method_settings=settings)
     result = run_bench(options, progress=StderrProgress())
     print(format_table(result))
     if args.out:

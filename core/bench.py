@@ -39,7 +39,8 @@ class BenchOptions:
 
     `reduce` is "none" (the papers' protocol) or "umap" (the analyst's default). `k` is "true" (the number of
     classes, the papers' protocol), "auto" (chosen by silhouette over `k_range`, by default the app's range for the data size)
-    or a number; HDBSCAN ignores it.
+    or a number; HDBSCAN ignores it. `split` picks a named benchmark's split ("train"/"val" for choosing defaults,
+    "test" for reported figures); `sample` keeps that many rows (seeded), for quick trials on large splits.
     """
 
     dataset: str
@@ -49,6 +50,8 @@ class BenchOptions:
     k: str = "true"
     k_range: tuple[int, int] | None = None
     seeds: Sequence[int] = DEFAULT_SEEDS
+    split: str = "test"
+    sample: int | None = None
     text_column: str | None = None
     label_column: str | None = None
     method_settings: dict[str, Any] = field(default_factory=dict)
@@ -57,15 +60,26 @@ class BenchOptions:
 
 
 def load_bench_data(options: BenchOptions) -> Dataset:
-    """A named benchmark (test split) or any labelled file given with --text-column/--label-column."""
+    """A named benchmark's split or any labelled file given with --text-column/--label-column, maybe subsampled."""
     if options.dataset in BENCHMARKS:
-        return load_benchmark(options.dataset)
-    if not Path(options.dataset).exists():
+        data = load_benchmark(options.dataset, split=options.split)
+    elif not Path(options.dataset).exists():
         raise IntakeError(f"Unknown data set {options.dataset!r}: use one of {', '.join(BENCHMARKS)} or a file path.")
-    data = load_dataset(options.dataset, text_column=options.text_column, label_column=options.label_column)
+    else:
+        data = load_dataset(options.dataset, text_column=options.text_column, label_column=options.label_column)
     if data.label_column is None:
         raise IntakeError("A benchmark needs known classes: name the label column with --label-column.")
-    return data
+    return subsample(data, options.sample)
+
+
+def subsample(data: Dataset, rows: int | None, seed: int = 0) -> Dataset:
+    """The data set cut to `rows` rows drawn at random (seeded, original order kept); all of it when rows is None."""
+    if rows is None or rows >= len(data.frame):
+        return data
+    if rows < 2:
+        raise SettingsError(f"--sample must keep at least 2 rows, not {rows}.")
+    keep = np.sort(np.random.default_rng(seed).choice(len(data.frame), rows, replace=False))
+    return dataclasses.replace(data, frame=data.frame.iloc[keep].reset_index(drop=True))
 
 
 def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None, kind: str, reduce: str,
@@ -136,6 +150,7 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     extra = shape_for_method(representation, comparisons, k) if shape_for_method else {}
     return {
         "dataset": options.dataset,
+        "split": options.split if options.dataset in BENCHMARKS else None,
         "method": options.method,
         "n": len(data.frame),
         "k": k,

@@ -6,12 +6,14 @@ other's uploads or runs, and nothing is lost on reload (the data set is saved in
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from core import paths
 from core.data.dataset import Dataset
@@ -20,7 +22,11 @@ from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
 
+METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
+                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
+"""How the pages name each score (the arrow says which way is better)."""
 WORKSPACE_PARAM = "ws"
+_KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _WORKSPACE_ID = re.compile(r"^[a-f0-9]{32}$")
 
 
@@ -43,6 +49,20 @@ def workspace_dir() -> Path:
     return folder
 
 
+def share_secret_keys() -> list[str]:
+    """Put upper-case string entries of Streamlit secrets (OPENAI_API_KEY, ...) into this process's environment, where
+    litellm reads them; nothing is written anywhere. Variables already set win. Returns the names it set."""
+    try:
+        entries = dict(st.secrets)
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return []
+    names = [name for name, value in entries.items()
+             if _KEY_NAME.match(name) and isinstance(value, str) and name not in os.environ]
+    for name in names:
+        os.environ[name] = entries[name]
+    return names
+
+
 @st.cache_resource
 def run_store() -> RunStore:
     """The run catalogue, shared by every session of this server."""
@@ -61,22 +81,25 @@ def run_artifacts(run_dir: str) -> RunArtifacts:
     return load_artifacts(run_dir)
 
 
-def finished_run_picker() -> RunRecord | None:
-    """A picker over this workspace's finished runs (current one first); None when there are none."""
-    finished = [record for record in my_runs() if record.status == "done"]
+def finished_run_picker(method: str | None = None, label: str = "Run", key: str | None = None) -> RunRecord | None:
+    """A picker over this workspace's finished runs (of `method`, when given; current one first); None when there are
+    none. Picking a run makes it the current one; with a `key` the pick stays put when a new run becomes current."""
+    finished = [record for record in my_runs() if record.status == "done" and method in (None, record.method)]
     if not finished:
         return None
     ids = [record.id for record in finished]
     current = current_run_id()
-    record = st.selectbox("Run", finished, index=ids.index(current) if current in ids else 0, format_func=run_label)
+    record = st.selectbox(label, finished, index=ids.index(current) if current in ids else 0, format_func=run_label,
+                          key=key)
     if record.id != current:
         set_current_run(record.id)
     return record
 
 
-def open_finished_run(empty_message: str) -> tuple[RunRecord, RunArtifacts]:
+def open_finished_run(empty_message: str, method: str | None = None, label: str = "Run",
+                      key: str | None = None) -> tuple[RunRecord, RunArtifacts]:
     """Pick a finished run and load its artifacts; say `empty_message` (and stop) when there is none to open."""
-    record = finished_run_picker()
+    record = finished_run_picker(method, label, key)
     if record is None:
         st.info(empty_message)
         st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")

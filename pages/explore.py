@@ -7,10 +7,7 @@ import streamlit as st
 
 from core.metrics import EXTERNAL_METRICS, INTERNAL_METRICS
 from core.profiles import profiles_frame
-from pages.common import open_finished_run
-
-METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
-                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
+from pages.common import METRIC_NAMES, open_finished_run
 
 
 def selected_row(point: dict) -> int:

@@ -4,36 +4,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.errors import ClusterLensError
 from core.llm.review import cluster_sizes, granularity_curve
-from pages.common import current_run_id, my_runs, run_artifacts, run_label, set_current_run
+from pages.common import METRIC_NAMES, open_finished_run
 
-METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
-                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
-
-
-def pick_clusterllm_run():
-    """A picker over this workspace's finished ClusterLLM runs (the current run first); stops when there is none."""
-    runs = {record.id: record for record in my_runs() if record.status == "done" and record.method == "clusterllm"}
-    if not runs:
-        st.info("No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM).")
-        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
-        st.stop()
-    ids = list(runs)
-    current = current_run_id()
-    chosen = st.selectbox("ClusterLLM run", ids, index=ids.index(current) if current in ids else 0,
-                          format_func=lambda run_id: run_label(runs[run_id]), key="granularity-run",
-                          on_change=lambda: set_current_run(st.session_state["granularity-run"]))
-    return runs[chosen]
-
+NO_RUN = "No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM)."
 
 st.title("Granularity")
-record = pick_clusterllm_run()
-try:
-    run = run_artifacts(str(record.path))
-except ClusterLensError as error:
-    st.error(str(error))
-    st.stop()
+record, run = open_finished_run(NO_RUN, method="clusterllm", label="ClusterLLM run",
+                                key="granularity-run")
 details = run.scores.get("details", {})
 curve = granularity_curve(details)
 predicted = details.get("k_predicted")

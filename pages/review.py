@@ -7,32 +7,17 @@ from core.llm import JudgmentStore
 from core.llm.review import (SHOW, embedding_verdicts, flipped_choice, item_at, retrain_config, review_counts,
                              review_queue)
 from core.runs import create_run
-from pages.common import (current_run_id, job_manager, my_runs, run_artifacts, run_label, run_store,
-                          set_current_run, workspace_id)
+from pages.common import job_manager, my_runs, open_finished_run, run_store, set_current_run, workspace_id
 
 KINDS = {"triplet": "Triplets (which choice is closer to the anchor?)", "pair": "Pairs (same category?)"}
 SHOW_LABELS = {"unreviewed": "Unreviewed", "disagreements": "Judge ≠ embedding", "flipped": "Flipped",
                "all": "All"}
+NO_RUN = "No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM)."
 
 
 @st.cache_resource
 def judgment_store() -> JudgmentStore:
     return JudgmentStore()
-
-
-def pick_clusterllm_run():
-    """A picker over this workspace's finished ClusterLLM runs (the current run first); stops when there is none."""
-    runs = {record.id: record for record in my_runs() if record.status == "done" and record.method == "clusterllm"}
-    if not runs:
-        st.info("No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM).")
-        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
-        st.stop()
-    ids = list(runs)
-    current = current_run_id()
-    chosen = st.selectbox("ClusterLLM run", ids, index=ids.index(current) if current in ids else 0,
-                          format_func=lambda run_id: run_label(runs[run_id]), key="review-run",
-                          on_change=lambda: set_current_run(st.session_state["review-run"]))
-    return runs[chosen]
 
 
 def answer(judgment_id: int, choice, cursor_key: str) -> None:
@@ -64,12 +49,8 @@ def card(title: str, text: str, badges: list[tuple[str, str]]) -> None:
 st.title("Review")
 st.caption("Check the judge's answers. Your answers are saved at once and never overwrite the judge's; "
            "a retrain uses yours wherever you gave one. Keys: **A** accept, **F** flip, **S** skip.")
-record = pick_clusterllm_run()
-try:
-    run = run_artifacts(str(record.path))
-except ClusterLensError as error:
-    st.error(str(error))
-    st.stop()
+record, run = open_finished_run(NO_RUN, method="clusterllm", label="ClusterLLM run",
+                                key="review-run")
 store = judgment_store()
 
 kind_col, show_col = st.columns(2)

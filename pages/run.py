@@ -7,10 +7,23 @@ from core.cluster.choose_k import default_k_range
 from core.errors import ClusterLensError
 from core.methods import METHODS
 from core.runs import create_run
-from core.settings import ClusteringSettings, RunConfig
+from core.settings import ClusteringSettings, RunConfig, settings_from_dict
 from pages.settings_form import settings_form
 from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
                           set_current_run, workspace_id)
+
+
+def show_query_estimate(settings_type: type, values: dict, data) -> None:
+    """For methods that ask a judge: how many questions the settings imply and their cost, before anything is paid."""
+    if not hasattr(settings_type, "estimate"):
+        return
+    try:
+        estimate = settings_from_dict(settings_type, values).estimate(data.texts())
+    except ClusterLensError as error:
+        st.warning(str(error), icon=":material/warning:")
+        return
+    st.info(estimate.describe(), icon=":material/payments:")
+
 
 st.title("Run")
 data = require_dataset()
@@ -18,7 +31,7 @@ st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
 methods = [name for name, method in METHODS.items() if data.kind in method.kinds]
-method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title)
+method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title, key="method")
 
 with st.form("settings"):
     left, right = st.columns(2)
@@ -38,7 +51,12 @@ with st.form("settings"):
         reduce = st.selectbox("Reduce before clustering", ["auto", "umap", "none"],
                               help="auto: 5-d cosine UMAP for texts (as BERTopic), none for tables.")
         seed = st.number_input("Seed", value=42, step=1)
-    start = st.form_submit_button("Start run", type="primary")
+    start_col, estimate_col = st.columns([1, 3])
+    start = start_col.form_submit_button("Start run", type="primary")
+    if hasattr(METHODS[method_name].settings_type, "estimate"):
+        estimate_col.form_submit_button("Update the query estimate", type="tertiary")
+
+show_query_estimate(METHODS[method_name].settings_type, method_settings, data)
 
 if start:
     try:

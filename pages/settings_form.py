@@ -20,14 +20,16 @@ CHOICES: dict[str, list[str]] = {
     "model": ["smollm2"],
 }
 OPEN_ENDED = {"embedder", "judge", "model"}  # a folder, a Hugging Face id or a litellm model may be typed in
+LONG_TEXT = {"triplet_prompt", "pair_prompt", "pair_examples"}  # edited in a text area, inside the "Prompts" expander
 
 
 def settings_form(settings_type: type, key: str, *, hidden: tuple[str, ...] = ()) -> dict[str, Any]:
     """One widget per setting (checkbox, number, choice or text) with the dataclass default; returns the values."""
     hints = typing.get_type_hints(settings_type)
     values: dict[str, Any] = {}
+    long_texts = [field for field in dataclasses.fields(settings_type) if field.name in LONG_TEXT]
     for field in dataclasses.fields(settings_type):
-        if field.name in hidden:
+        if field.name in hidden or field.name in LONG_TEXT:
             continue
         label = field.name.replace("_", " ")
         widget_key = f"{key}-{field.name}"
@@ -48,6 +50,13 @@ def settings_form(settings_type: type, key: str, *, hidden: tuple[str, ...] = ()
             values[field.name] = _optional_number(text, float in typing.get_args(kind))
         else:
             values[field.name] = st.text_input(label, "" if default is None else str(default), key=widget_key)
+    if long_texts:
+        with st.expander("Prompts"):
+            st.caption("{item_type} and {aspect} are filled from the settings above; every edit is a new prompt "
+                       "version, stored with each answer.")
+            for field in long_texts:
+                values[field.name] = st.text_area(field.name.replace("_", " "), field.default, height=150,
+                                                  key=f"{key}-{field.name}")
     return values
 
 

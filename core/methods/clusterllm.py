@@ -19,11 +19,14 @@ from core.data.dataset import Dataset
 from core.embed.registry import DEFAULT_EMBEDDER
 from core.errors import RunCancelled, SettingsError
 from core.llm import (Budget, CachingJudge, Judge, JudgmentStore, OracleJudge, PromptTemplate, judge_from_spec)
+from core.llm.estimate import QueryEstimate, estimate_queries
+from core.llm.prompts import PAIR_PROMPT, TRIPLET_PROMPT
 from core.methods.base import ProgressFn, Representation, RunContext, no_progress
 from core.methods.clusterllm_sampling import f_beta_curve, granularity_pairs, random_triplets, triplets_by_entropy
 from core.methods.clusterllm_training import TripletFineTuner
 
 SAMPLINGS = ("entropy", "random")
+TREE_MAX_LEAVES = 500  # the granularity tree's leaves: rows, or MiniBatchKMeans centres for larger sets
 QUESTIONS = "questions.npz"
 
 
@@ -60,7 +63,7 @@ class ClusterLLM:
     def __init__(self, embedder: Any, judge: Judge, *, n_triplets: int = 1024, sampling: str = "entropy",
                  sampling_clusters: int = 100, epochs: int = 3, lr: float = 1e-4, batch_size: int = 16,
                  temperature: float = 0.01, iterations: int = 1, pairs_per_step: int = 3, k_max: int = 200,
-                 beta: float = 0.92, tree_max_leaves: int = 500, seed: int = 0, device: str = "cpu",
+                 beta: float = 0.92, tree_max_leaves: int = TREE_MAX_LEAVES, seed: int = 0, device: str = "cpu",
                  checkpoint_dir: str | Path | None = None, model_dir: str | Path | None = None,
                  progress: ProgressFn = no_progress, should_stop: Callable[[], bool] | None = None) -> None:
         self.embedder = embedder
@@ -219,6 +222,19 @@ class ClusterLLMSettings:
     api_base: str | None = None
     reviewed_answers: bool = False
     seed: int = 0
+    triplet_prompt: str = TRIPLET_PROMPT
+    pair_prompt: str = PAIR_PROMPT
+    pair_examples: str = ""
+
+    def template(self) -> PromptTemplate:
+        """The prompts for this data set (their version hash goes with every stored answer)."""
+        return PromptTemplate(self.item_type, self.aspect, self.triplet_prompt, self.pair_prompt, self.pair_examples)
+
+    def estimate(self, texts: Sequence[str]) -> QueryEstimate:
+        """How many questions a run with these settings may ask about `texts`, and their estimated cost."""
+        return estimate_queries(self.judge, self.template(), texts, n_triplets=self.n_triplets,
+                                iterations=self.iterations, pairs_per_step=self.pairs_per_step, k_max=self.k_max,
+                                tree_max_leaves=TREE_MAX_LEAVES)
 
 
 class ClusterLLMMethod:
@@ -236,7 +252,7 @@ class ClusterLLMMethod:
         texts, labels = data.texts(), data.labels()
         store = self.store or JudgmentStore()
         run = context.directory.run_id
-        template = PromptTemplate(settings.item_type, settings.aspect)
+        template = settings.template()
         inner = judge_from_spec(settings.judge, template=template, texts=texts, labels=labels,
                                 embedders=context.embedders, api_base=settings.api_base)
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),

@@ -2,6 +2,8 @@
 import time
 
 from pages.common import run_store
+from streamlit.testing.v1 import AppTest
+
 from tests.app.conftest import APP
 
 
@@ -49,3 +51,35 @@ def test_two_workspaces_do_not_see_each_other(app, workspace):
     other.switch_page("pages/run.py").run()
     assert any("No data yet" in info.value for info in other.info)
     assert run_store().list(owner="f" * 32) == []
+
+
+def test_clusterllm_shows_its_questions_and_cost_before_the_run(app, monkeypatch):
+    monkeypatch.delenv("CLUSTERLENS_TEST_KEY", raising=False)
+    at = app()
+    at.selectbox[0].set_value("support_requests")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/run.py").run()
+    at.selectbox(key="method").set_value("clusterllm").run()
+    assert any("Up to 1,024 triplet" in info.value and "free" in info.value for info in at.info)
+
+    at.selectbox(key="clusterllm-judge").set_value("litellm:gpt-4o-mini")
+    at.number_input(key="clusterllm-n_triplets").set_value(200)
+    at.text_area(key="clusterllm-pair_examples").input("Sentence 1: card lost\nSentence 2: card stolen\nAnswer: Yes")
+    at.form_submit_button[1].click().run()  # "Update the query estimate": nothing starts, nothing is paid
+    assert not at.exception
+    assert any("Up to 200 triplet" in info.value and "estimated cost $" in info.value for info in at.info)
+    assert run_store().list(owner=at.query_params["ws"][0]) == []
+
+
+def test_upper_case_streamlit_secrets_reach_the_environment(monkeypatch):
+    import os
+
+    monkeypatch.delenv("CLUSTERLENS_TEST_KEY", raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["CLUSTERLENS_TEST_KEY"] = "sk-not-a-real-key"
+    at.secrets["lower_case_setting"] = "ignored"
+    at.run()
+    assert not at.exception
+    assert os.environ.get("CLUSTERLENS_TEST_KEY") == "sk-not-a-real-key"
+    assert "lower_case_setting" not in os.environ
+    monkeypatch.delenv("CLUSTERLENS_TEST_KEY")

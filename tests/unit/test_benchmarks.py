@@ -105,3 +105,15 @@ def test_every_sample_loads_as_announced() -> None:
         assert dataset.kind == sample.kind and dataset.name == name and dataset.label_column is not None
     with pytest.raises(IntakeError, match="No sample called 'iris'. Samples are: penguins"):
         load_sample("iris")
+
+
+def test_bench_data_split_and_sample() -> None:
+    from core.bench import BenchOptions, load_bench_data
+
+    train = load_bench_data(BenchOptions("bank77", split="train", sample=500))
+    again = load_bench_data(BenchOptions("bank77", split="train", sample=500))
+    assert len(train.frame) == 500 and train.name == "bank77-train"
+    assert train.frame.equals(again.frame)  # seeded: the same rows every time
+    assert not set(train.texts()) <= set(load_benchmark("bank77").texts())
+    with pytest.raises(IntakeError, match="no 'val' split"):
+        load_bench_data(BenchOptions("bank77", split="val"))
