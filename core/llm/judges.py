@@ -6,7 +6,8 @@ decide; callers drop such answers rather than guess.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -20,7 +21,15 @@ Pair = tuple[str, str]
 
 
 class JudgeUnavailableError(ClusterLensError):
-    """The judge could not answer at all (provider down, wrong key or model name, repeated timeouts)."""
+    """The judge could not answer at all (provider down, wrong key or model name, repeated timeouts).
+
+    `answered` holds, for a batch, the answers that came back before the failure (None where none did), so that
+    whoever paid for them can keep them.
+    """
+
+    def __init__(self, message: str, answered: Sequence["Answer | None"] = ()) -> None:
+        super().__init__(message)
+        self.answered = list(answered)
 
 
 @dataclass(frozen=True)
@@ -64,3 +73,29 @@ class OneByOneJudge:
 
     def answer_pairs(self, pairs: Sequence[Pair]) -> list[Answer]:
         return [self.answer_pair(*p) for p in pairs]  # type: ignore[attr-defined]
+
+
+def answer_concurrently(ask: Callable[..., Answer], questions: Sequence[tuple[str, ...]],
+                        workers: int) -> list[Answer]:
+    """Ask each question with up to `workers` requests in flight, answers in question order.
+
+    When a question fails with JudgeUnavailableError the questions not yet started are dropped, the ones in flight
+    finish, and the error is raised again carrying every answer that did come back.
+    """
+    answers: list[Answer | None] = [None] * len(questions)
+    failure: JudgeUnavailableError | None = None
+
+    def ask_one(index: int) -> None:
+        nonlocal failure
+        if failure is not None:
+            return
+        try:
+            answers[index] = ask(*questions[index])
+        except JudgeUnavailableError as error:
+            failure = failure or error
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(ask_one, range(len(questions))))
+    if failure is not None:
+        raise JudgeUnavailableError(str(failure), answers) from failure
+    return answers  # type: ignore[return-value]

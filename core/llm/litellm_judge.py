@@ -11,7 +11,9 @@ import re
 import time
 from typing import Any
 
-from core.llm.judges import Answer, JudgeUnavailableError, OneByOneJudge
+from collections.abc import Sequence
+
+from core.llm.judges import Answer, JudgeUnavailableError, Pair, Triplet, answer_concurrently
 from core.llm.prompts import PromptTemplate
 
 _EDGE = " \t\r\n'\"`*_.!,:;()[]"
@@ -49,8 +51,9 @@ def _transient_errors(litellm: Any) -> tuple[type[BaseException], ...]:
             errors.ServiceUnavailableError, errors.BadGatewayError)
 
 
-class LiteLLMJudge(OneByOneJudge):
-    """Asks `model` (a litellm model string such as "openai/gpt-4o-mini" or "ollama/llama3") at temperature 0.
+class LiteLLMJudge:
+    """Asks `model` (a litellm model string such as "openai/gpt-4o-mini" or "ollama/llama3") at temperature 0, with
+    up to `concurrency` requests in flight for a batch.
 
     Transient provider errors (timeouts, 5xx, rate limits, refused connections) are retried `max_retries` times with
     exponential backoff (`backoff`, 2·backoff, ...); then, or on any other provider error, JudgeUnavailableError.
@@ -59,7 +62,7 @@ class LiteLLMJudge(OneByOneJudge):
 
     def __init__(self, model: str, template: PromptTemplate | None = None, *, api_base: str | None = None,
                  api_key_env: str | None = None, timeout: float = 30.0, max_retries: int = 3, backoff: float = 1.0,
-                 max_tokens: int = 8, mock_response: str | None = None) -> None:
+                 max_tokens: int = 8, concurrency: int = 4, mock_response: str | None = None) -> None:
         self.model = model
         self.template = template or PromptTemplate()
         self.api_base = api_base
@@ -68,6 +71,7 @@ class LiteLLMJudge(OneByOneJudge):
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_tokens = max_tokens
+        self.concurrency = concurrency
         self.mock_response = mock_response
 
     @property
@@ -86,6 +90,12 @@ class LiteLLMJudge(OneByOneJudge):
     def answer_pair(self, x: str, y: str) -> Answer:
         raw, tokens, cost, latency = self.ask(self.template.pair_prompt(x, y))
         return Answer(parse_pair_answer(raw), raw, tokens, cost, latency)
+
+    def answer_triplets(self, triplets: Sequence[Triplet]) -> list[Answer]:
+        return answer_concurrently(self.answer_triplet, triplets, self.concurrency)
+
+    def answer_pairs(self, pairs: Sequence[Pair]) -> list[Answer]:
+        return answer_concurrently(self.answer_pair, pairs, self.concurrency)
 
     def ask(self, prompt: str) -> tuple[str, int, float, float]:
         """Send one prompt; return (raw text, total tokens, cost in USD, seconds), retrying transient failures."""

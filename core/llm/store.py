@@ -17,7 +17,7 @@ from typing import Literal
 
 from core import paths
 from core.errors import ClusterLensError
-from core.llm.judges import Answer, Choice, Judge, Pair, Triplet
+from core.llm.judges import Answer, Choice, Judge, JudgeUnavailableError, Pair, Triplet
 from core.sqlite import connect
 
 Kind = Literal["triplet", "pair"]
@@ -276,7 +276,12 @@ class CachingJudge:
                     f"{sum(map(len, todo))} left unasked. Every answer so far is saved and will not be paid again; "
                     "raise the budget and run again to continue.")
             chunk, todo = todo[:min(allowed, self.chunk_size)], todo[min(allowed, self.chunk_size):]
-            fresh = ask([questions[indices[0]] for indices in chunk])
+            try:
+                fresh = ask([questions[indices[0]] for indices in chunk])
+            except JudgeUnavailableError as error:  # keep what was paid for before the provider gave up
+                self.store.record_many(self.run, kind, model, version, [
+                    (questions[indices[0]], answer, False) for indices, answer in zip(chunk, error.answered) if answer])
+                raise
             self.store.record_many(self.run, kind, model, version,
                                    [(questions[indices[0]], answer, False) for indices, answer in zip(chunk, fresh)])
             for indices, answer in zip(chunk, fresh):

@@ -162,6 +162,39 @@ def test_litellm_judge_times_out_on_a_slow_answer():
     assert len(server.requests) == 2
 
 
+def test_litellm_judge_keeps_several_requests_in_flight():
+    questions = [(f"anchor {i}", "b", "c") for i in range(8)]
+    with FakeOpenAI([("slow", 0.4, "Choice 1")]) as server:
+        start = time.perf_counter()
+        answers = judge_for(server, concurrency=4).answer_triplets(questions)
+        elapsed = time.perf_counter() - start
+    assert [a.choice for a in answers] == [1] * 8 and len(server.requests) == 8
+    assert elapsed < 8 * 0.4 * 0.6  # one at a time would take 3.2 s
+    asked = [r["body"]["messages"][0]["content"] for r in server.requests]
+    assert sorted(asked) == sorted(judge_for(server).template.triplet_prompt(*q) for q in questions)
+
+
+def test_answers_paid_before_a_provider_failure_are_kept_and_not_paid_again(tmp_path):
+    from core.llm import CachingJudge, JudgmentStore
+
+    store = JudgmentStore(tmp_path / "catalogue.sqlite")
+    questions = [(f"anchor {i}", "b", "c") for i in range(6)]
+    script = [("ok", "Choice 1"), ("ok", "Choice 2"), ("ok", "Choice 1"), ("status", 500), ("status", 500),
+              ("ok", "Choice 2")]
+    with FakeOpenAI(script) as server:
+        judge = CachingJudge(judge_for(server, max_retries=1, concurrency=1), store, "run-1")
+        with pytest.raises(JudgeUnavailableError, match="did not answer"):
+            judge.answer_triplets(questions)
+        kept = store.list("run-1", kind="triplet")
+        assert [(j.texts, j.answer) for j in kept] == [(questions[0], 1), (questions[1], 2), (questions[2], 1)]
+
+        again = CachingJudge(judge_for(server, concurrency=1), store, "run-1")
+        answers = again.answer_triplets(questions)
+    assert [a.choice for a in answers] == [1, 2, 1, 2, 2, 2]
+    assert len(server.requests) == 5 + 3  # the second pass asked only the three never answered
+    assert again.queries_ == 3
+
+
 def test_litellm_judge_with_mock_response_needs_no_server():
     judge = LiteLLMJudge("openai/gpt-4o-mini", mock_response="Choice 1")
     answer = judge.answer_triplet("a", "b", "c")
