@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--split", default="test", help="split of a named benchmark: test (reported figures, default), "
                        "or train/val for choosing defaults")
     bench.add_argument("--sample", type=int, help="keep this many rows, drawn at random (seeded), for quick trials")
+    bench.add_argument("--reuse", action="store_true", help="reuse the representation an earlier bench computed with "
+                       "the same method, data and settings (e.g. to score --reduce umap after --reduce none)")
     bench.add_argument("--text-column")
     bench.add_argument("--label-column")
     bench.add_argument("--embedder", default=None)
@@ -129,7 +131,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     k_range = (int(low), int(high or low)) if low else None
     options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
                            algorithm=args.algorithm, k=args.k, k_range=k_range, split=args.split,
-                           sample=args.sample, text_column=args.text_column, label_column=args.label_column, method_settings=settings)
+                           sample=args.sample, reuse=args.reuse, text_column=args.text_column, label_column=args.label_column, method_settings=settings)
     result = run_bench(options, progress=StderrProgress())
     print(format_table(result))
     if args.out:

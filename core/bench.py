@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ from core.device import resolve_device
 from core.embed.registry import resolve_embedder
 from core.errors import IntakeError, SettingsError
 from core.methods import get_method, method_settings
-from core.methods.base import ProgressFn, RunContext, no_progress
+from core.methods.base import ProgressFn, Representation, RunContext, no_progress
 from core.metrics import mean_std
 from core.pipeline import cluster_and_score, clustering_space
 from core.runs.directory import RunDirectory
@@ -41,6 +43,8 @@ class BenchOptions:
     classes, the papers' protocol), "auto" (chosen by silhouette over `k_range`, by default the app's range for the data size)
     or a number; HDBSCAN ignores it. `split` picks a named benchmark's split ("train"/"val" for choosing defaults,
     "test" for reported figures); `sample` keeps that many rows (seeded), for quick trials on large splits.
+    With `reuse`, a representation already computed for the same method, data and settings is read back (so a
+    second protocol, e.g. `--reduce umap`, only re-clusters); its original timings are reported.
     """
 
     dataset: str
@@ -56,6 +60,7 @@ class BenchOptions:
     label_column: str | None = None
     method_settings: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    reuse: bool = False
     work_dir: Path | None = None  # checkpoints and models of the method; a fresh folder under the home by default
 
 
@@ -133,8 +138,14 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     context = RunContext(RunDirectory(work_dir), lambda spec: resolve_embedder(spec, device=device),
                          progress, device=device)
     lap = time.perf_counter()
-    representation = method.represent(data, settings, context)
-    seconds["embed"] = time.perf_counter() - lap
+    saved = RepresentationCache(representation_key(options, settings))
+    representation = saved.load() if options.reuse else None
+    reused = representation is not None
+    if representation is None:
+        representation = method.represent(data, settings, context)
+        representation.details.setdefault("seconds", {})["embed"] = time.perf_counter() - lap
+        saved.save(representation)
+    seconds["embed"] = representation.details["seconds"]["embed"]
 
     lap = time.perf_counter()
     scoring = dict(k=requested_k(options.k, k), kind=data.kind, reduce=options.reduce, seeds=options.seeds,
@@ -156,6 +167,7 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
         "k": k,
         "metrics": metrics,
         "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "representation_reused": reused,
         "reduce": options.reduce,
         "algorithm": options.algorithm,
         "k_found": found,
@@ -164,6 +176,36 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
         "comparisons": comparisons,
         **extra,
     }
+
+
+def representation_key(options: BenchOptions, settings: Any) -> str:
+    """What a benchmark's representation depends on: method, data set, split, sample and the method's settings."""
+    payload = [options.method, options.dataset, options.split, options.sample, options.text_column,
+               options.label_column, dataclasses.asdict(settings)]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:24]
+
+
+class RepresentationCache:
+    """A benchmark representation (embeddings, comparisons, suggested k, details) saved under the bench folder."""
+
+    def __init__(self, key: str) -> None:
+        self.directory = RunDirectory(paths.bench_dir() / "representations" / key)
+
+    def save(self, representation: Representation) -> None:
+        self.directory.save_arrays("arrays.npz", embeddings=representation.embeddings,
+                                   **{f"comparison:{name}": value for name, value in
+                                      representation.comparisons.items()})
+        self.directory.write_json("details.json", {"suggested_k": representation.suggested_k,
+                                                   "details": representation.details})
+
+    def load(self) -> Representation | None:
+        """The saved representation, or None when there is none (or it is incomplete)."""
+        if not (self.directory.file("details.json").exists() and self.directory.file("arrays.npz").exists()):
+            return None
+        arrays = self.directory.load_arrays("arrays.npz")
+        saved = self.directory.read_json("details.json")
+        comparisons = {name.split(":", 1)[1]: value for name, value in arrays.items() if name.startswith("comparison:")}
+        return Representation(arrays["embeddings"], comparisons, saved["suggested_k"], saved["details"])
 
 
 def format_table(result: dict[str, Any]) -> str:

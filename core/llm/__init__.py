@@ -18,12 +18,14 @@ JUDGE_SPECS = ("embedding", "embedding:<model>", "oracle", "litellm:<model>")
 
 def judge_from_spec(spec: str, *, template: PromptTemplate | None = None, texts: Sequence[str] | None = None,
                     labels: Sequence[object] | None = None, embedders: Callable[[str], Embedder] | None = None,
-                    api_base: str | None = None, pair_threshold: float = 0.5) -> Judge:
+                    api_base: str | None = None, pair_threshold: float = 0.5,
+                    min_margin: float = 0.0) -> Judge:
     """A judge from a settings string: "embedding" (MPNet cosine), "embedding:<embedder>", "oracle" (needs texts
     and labels) or "litellm:<model string>"."""
     kind, _, rest = spec.strip().partition(":")
     if kind == "embedding":
-        return EmbeddingJudge(rest or DEFAULT_JUDGE_EMBEDDER, pair_threshold=pair_threshold, resolve=embedders)
+        return EmbeddingJudge(rest or DEFAULT_JUDGE_EMBEDDER, pair_threshold=pair_threshold, min_margin=min_margin,
+                              resolve=embedders)
     if kind == "oracle":
         if texts is None or labels is None:
             raise SettingsError("The oracle judge answers from labels: choose a label column, or pick another judge.")

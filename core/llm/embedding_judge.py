@@ -13,7 +13,8 @@ DEFAULT_JUDGE_EMBEDDER = "mpnet"
 
 
 class EmbeddingJudge:
-    """Triplets: the choice with the higher cosine to the anchor (None on a tie). Pairs: cosine >= `pair_threshold`.
+    """Triplets: the choice with the higher cosine to the anchor, undecided (None) when the two cosines differ by less
+    than `min_margin` (a low-confidence answer, left for a person). Pairs: cosine >= `pair_threshold`.
 
     `embedder` is an Embedder or a setting string resolved by `resolve` (the registry by default) on first use; an
     absent model raises ModelUnavailableError with the setup step that installs it.
@@ -22,15 +23,16 @@ class EmbeddingJudge:
     prompt_version = "cosine"
 
     def __init__(self, embedder: Embedder | str = DEFAULT_JUDGE_EMBEDDER, *, pair_threshold: float = 0.5,
-                 resolve: Callable[[str], Embedder] | None = None) -> None:
+                 min_margin: float = 0.0, resolve: Callable[[str], Embedder] | None = None) -> None:
         self.embedder = embedder
         self.pair_threshold = pair_threshold
+        self.min_margin = min_margin
         self.resolve = resolve
 
     @property
     def name(self) -> str:
         spec = self.embedder if isinstance(self.embedder, str) else self.embedder.name
-        return f"embedding:{spec}:t={self.pair_threshold:g}"
+        return f"embedding:{spec}:t={self.pair_threshold:g}:m={self.min_margin:g}"
 
     def _embedder(self) -> Embedder:
         if not isinstance(self.embedder, str):
@@ -56,7 +58,7 @@ class EmbeddingJudge:
         answers = []
         for anchor, a, b in triplets:
             first, second = float(vec[anchor] @ vec[a]), float(vec[anchor] @ vec[b])
-            choice = None if abs(first - second) < 1e-9 else (1 if first > second else 2)
+            choice = None if abs(first - second) < max(self.min_margin, 1e-9) else (1 if first > second else 2)
             answers.append(Answer(choice, f"cos1={first:.4f} cos2={second:.4f}"))
         return answers
 

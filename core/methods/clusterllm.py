@@ -201,12 +201,16 @@ class ClusterLLM:
 @dataclass
 class ClusterLLMSettings:
     """ClusterLLM's settings. `judge`: "embedding" (MPNet cosine, offline), "embedding:<embedder>", "oracle" (the
-    label column) or "litellm:<model>"; `item_type`/`aspect` fill the prompts; `pairs_per_step` is the paper's λ;
+    label column) or "litellm:<model>"; the embedding judge leaves a triplet undecided when its two cosines differ by
+    less than `judge_margin`, and calls a pair "same" at cosine >= `judge_pair_threshold`; `item_type`/`aspect` fill
+    the prompts; `pairs_per_step` is the paper's λ;
     `max_queries`/`max_cost` cap what the judge may be paid; `reviewed_answers` uses a person's reviews where given.
     Defaults (lr 1e-4, batch 16, 3 epochs) are *ours*: the paper's lr 2e-6 barely moves MiniLM."""
 
     embedder: str = DEFAULT_EMBEDDER
     judge: str = "embedding"
+    judge_margin: float = 0.1
+    judge_pair_threshold: float = 0.5
     item_type: str = "text"
     aspect: str = "topic"
     n_triplets: int = 1024
@@ -254,7 +258,8 @@ class ClusterLLMMethod:
         run = context.directory.run_id
         template = settings.template()
         inner = judge_from_spec(settings.judge, template=template, texts=texts, labels=labels,
-                                embedders=context.embedders, api_base=settings.api_base)
+                                embedders=context.embedders, api_base=settings.api_base,
+                                pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin)
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),
                              prefer_person=settings.reviewed_answers)
         context.report("embed", 0.0, f"Loading {settings.embedder}")

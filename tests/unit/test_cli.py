@@ -68,3 +68,20 @@ def test_bench_json_shape(tmp_path, texts_csv):
     assert set(record["seconds"]) == {"load", "embed", "cluster", "total"}
     assert record["k"] == 3 and record["metrics"]["acc"][0] > 80  # 0-100 scale
     assert "acc" in result.stdout
+
+
+def test_bench_reuses_a_representation_only_for_the_same_settings(tmp_path, texts_csv):
+    def bench(*extra: str) -> dict:
+        out = tmp_path / "bench.json"
+        result = cli("bench", str(texts_csv), "--text-column", "text", "--label-column", "topic", "--seeds", "1",
+                     "--out", str(out), *extra)
+        assert result.returncode == 0, result.stderr
+        return json.loads(out.read_text())
+
+    first = bench()
+    reused = bench("--reuse", "--reduce", "umap")
+    assert not first["representation_reused"] and reused["representation_reused"]
+    assert reused["seconds"]["embed"] == first["seconds"]["embed"]  # the original timing, not the reading back
+    assert reused["reduce"] == "umap"
+    other = bench("--reuse", "--set", "table_representation=text")  # any other setting is another representation
+    assert not other["representation_reused"]

@@ -240,3 +240,13 @@ def test_judge_from_spec():
         judge_from_spec("oracle")
     with pytest.raises(SettingsError):
         judge_from_spec("gpt4")
+
+
+def test_embedding_judge_leaves_close_calls_undecided(fake_embedder):
+    sure = EmbeddingJudge(fake_embedder, min_margin=0.0)
+    careful = EmbeddingJudge(fake_embedder, min_margin=0.99)
+    question = ("my card is late", "refund my order", "my card never came")
+    assert sure.answer_triplet(*question).choice == 2
+    undecided = careful.answer_triplet(*question)
+    assert undecided.choice is None and undecided.raw.startswith("cos1=")  # the cosines stay visible for review
+    assert sure.name != careful.name  # the answer store keeps their answers apart
