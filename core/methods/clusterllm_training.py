@@ -66,6 +66,7 @@ class TripletFineTuner:
         self.history_: list[float] = []
         self.resumed_from_ = self._resume(model, optimizer, fingerprint)
         for epoch in range(self.resumed_from_, self.epochs):
+            torch.manual_seed(self.seed * 1000 + epoch)  # dropout masks: the same run twice (or resumed) trains alike
             order = np.random.default_rng(self.seed + epoch).permutation(len(triplets))
             batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
             losses = []
