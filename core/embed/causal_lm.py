@@ -161,6 +161,10 @@ def value_token_mask(offsets, spans: Sequence[Sequence[Span]]):
     return mask
 
 
+View = tuple[int, str]
+"""(layer, pooling): which hidden layer (-1 = last) and which tokens of it make a row's vector."""
+
+
 def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *,
                 value_spans: Sequence[Sequence[Span]] | None = None,
                 pooling: str = "mean", layer: int = -1, batch_size: int = 16, max_length: int = 256,
@@ -170,40 +174,61 @@ def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *,
 
     `check_stop` is called between batches and may raise to cancel.
     """
+    return embed_views(model, tokenizer, texts, [(layer, pooling)], value_spans=value_spans, batch_size=batch_size,
+                       max_length=max_length, device=device, progress=progress, check_stop=check_stop)[(layer, pooling)]
+
+
+def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequence[View], *,
+                value_spans: Sequence[Sequence[Span]] | None = None, batch_size: int = 16, max_length: int = 256,
+                device: str = "cpu", progress: BatchProgress | None = None,
+                check_stop: Callable[[], None] | None = None) -> dict[View, np.ndarray]:
+    """Several (layer, pooling) views of the same texts from one forward pass each batch, {view: (rows, dim)}."""
     import torch
 
-    if pooling not in POOLINGS:
-        raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
-    if pooling == "values" and value_spans is None:
+    for _, pooling in views:
+        if pooling not in POOLINGS:
+            raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
+    wants_values = any(pooling == "values" for _, pooling in views)
+    if wants_values and value_spans is None:
         raise SettingsError("Pooling over value tokens needs the value spans of each row.")
+    body = transformer_body(model)
     was_training = model.training
     model.eval()
-    chunks = []
+    chunks: dict[View, list[np.ndarray]] = {tuple(view): [] for view in views}
     try:
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 if check_stop:
                     check_stop()
                 batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True,
-                                  truncation=True, max_length=max_length, return_offsets_mapping=pooling == "values")
+                                  truncation=True, max_length=max_length, return_offsets_mapping=wants_values)
                 offsets = batch.pop("offset_mapping", None)
                 batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                out = model(**batch, output_hidden_states=True)
+                out = body(**batch, output_hidden_states=True)
                 layers = len(out.hidden_states)
-                if not -layers <= layer < layers:
-                    raise SettingsError(
-                        f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
-                values = None if offsets is None else value_token_mask(offsets, value_spans[start:start + batch_size])
-                pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
-                                            None if values is None else values.to(device))
-                chunks.append(pooled.float().cpu().numpy())
+                values = None if offsets is None else value_token_mask(
+                    offsets, value_spans[start:start + batch_size]).to(device)
+                for layer, pooling in chunks:
+                    if not -layers <= layer < layers:
+                        raise SettingsError(
+                            f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
+                    pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
+                                                values if pooling == "values" else None)
+                    chunks[(layer, pooling)].append(pooled.float().cpu().numpy())
                 if progress:
                     progress(min(start + batch_size, len(texts)), len(texts))
     finally:
         model.train(was_training)
-    if not chunks:
-        return np.zeros((0, int(model.config.hidden_size)), dtype=np.float32)
-    return np.vstack(chunks).astype(np.float32)
+    dim = int(model.config.hidden_size)
+    return {view: np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), dtype=np.float32)
+            for view, parts in chunks.items()}
+
+
+def transformer_body(model: Any) -> Any:
+    """The model without its language-model head (Llama: `model.model`), so embedding skips the vocabulary logits
+    (a fifth of SmolLM2's compute). LoRA layers are injected in place, so a peft model's body carries them."""
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model
+    return body if callable(body) else model
 
 
 def postprocess_embeddings(embeddings: np.ndarray, how: str = "standardize", *, components: int = 32,
