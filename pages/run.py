@@ -5,7 +5,9 @@ import streamlit as st
 from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
 from core.errors import ClusterLensError
+from core.device import resolve_device
 from core.methods import METHODS
+from core.methods import method_settings as typed_settings
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
 from pages.settings_form import settings_form
@@ -17,6 +19,21 @@ data = require_dataset()
 st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
+def show_estimate(method, data, values: dict) -> None:
+    """The method's own estimate of how long a run takes on this machine, when it has one."""
+    estimate = getattr(method, "estimate_seconds", None)
+    if estimate is None:
+        return
+    device = resolve_device("auto")
+    try:
+        seconds = estimate(data, typed_settings(method, values), device)
+    except ClusterLensError:
+        return
+    if seconds is not None:
+        minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+        st.caption(f"Estimated time on {device}: about {minutes} (for the settings as last submitted)")
+
+
 methods = [name for name, method in METHODS.items() if data.kind in method.kinds]
 method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title)
 
@@ -25,6 +42,7 @@ with st.form("settings"):
     with left:
         st.markdown(f"**{METHODS[method_name].title}**")
         method_settings = settings_form(METHODS[method_name].settings_type, key=method_name)
+        show_estimate(METHODS[method_name], data, method_settings)
     with right:
         st.markdown("**Clustering**")
         algorithm = st.selectbox("Algorithm", ALGORITHMS, key="algorithm")

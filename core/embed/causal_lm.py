@@ -23,6 +23,7 @@ from core.errors import ModelUnavailableError, SettingsError
 
 SMOLLM2 = "smollm2"
 SMOLLM2_FOLDER = "SmolLM2-135M-Instruct"
+SMOLLM2_PARAMETERS = 134.5e6
 POOLINGS = ("mean", "values", "last")
 POSTPROCESSING = ("none", "standardize", "whiten")
 Span = tuple[int, int]
@@ -115,6 +116,19 @@ def load_causal_lm(spec: str, device: str = "cpu", *, offline: bool = True) -> t
             "a local folder, or a Hugging Face id on a machine that can reach the hub.") from exc
     prepare_tokenizer(tokenizer)
     return model.float().to(device), tokenizer
+
+
+def causal_lm_parameters(spec: str) -> float | None:
+    """Number of weights of a causal-LM setting without loading it: SmolLM2's known size, a local folder's
+    safetensors bytes at 4 bytes a weight, or None for a hub id."""
+    key = spec.strip()
+    if key.lower() == SMOLLM2:
+        return SMOLLM2_PARAMETERS
+    folder = Path(key).expanduser()
+    if folder.is_dir():
+        size = sum(path.stat().st_size for path in folder.glob("*.safetensors"))
+        return size / 4 if size else None
+    return None
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:

@@ -49,3 +49,16 @@ def test_two_workspaces_do_not_see_each_other(app, workspace):
     other.switch_page("pages/run.py").run()
     assert any("No data yet" in info.value for info in other.info)
     assert run_store().list(owner="f" * 32) == []
+
+
+
+def test_erasmo_settings_show_defaults_and_a_time_estimate(app):
+    at = app()
+    at.selectbox[0].set_value("penguins")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/run.py").run()
+    at.selectbox[0].set_value("erasmo").run()
+    assert not at.exception
+    assert at.number_input(key="erasmo-epochs").value > 0 and at.checkbox(key="erasmo-lora").value
+    assert at.selectbox(key="erasmo-model").value == "smollm2"
+    assert any(caption.value.startswith("Estimated time on cpu: about ") for caption in at.caption)
