@@ -24,7 +24,8 @@ from core.errors import ModelUnavailableError, SettingsError
 SMOLLM2 = "smollm2"
 SMOLLM2_FOLDER = "SmolLM2-135M-Instruct"
 SMOLLM2_PARAMETERS = 134.5e6
-POOLINGS = ("mean", "values", "last")
+POOLINGS = ("mean", "values", "predictive", "last")
+VALUE_POOLINGS = ("values", "predictive")
 POSTPROCESSING = ("none", "standardize", "whiten")
 Span = tuple[int, int]
 _CONVERT_LOCK = threading.Lock()
@@ -140,10 +141,12 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
 
 
 def pool_hidden_states(hidden, attention_mask, pooling: str = "mean", value_mask=None):
-    """One vector per row from (batch, tokens, dim) states: mean over real tokens, mean over value tokens, or last.
+    """One vector per row from (batch, tokens, dim) states: mean over real tokens, over value tokens, over the
+    tokens that predict a value token ("predictive": the state just before each value token, which a fine-tuned
+    model fills with what it expects that value to be), or the last real token.
 
-    Padding never counts: `attention_mask` is 1 on real tokens. "values" falls back to all real tokens for a row
-    without value tokens (an empty row, or values cut off by max_length).
+    Padding never counts: `attention_mask` is 1 on real tokens. The value poolings fall back to all real tokens for
+    a row without value tokens (an empty row, or values cut off by max_length).
     """
     import torch
 
@@ -152,10 +155,13 @@ def pool_hidden_states(hidden, attention_mask, pooling: str = "mean", value_mask
         positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         last = (positions * (mask > 0)).amax(dim=1)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    if pooling == "values":
+    if pooling in VALUE_POOLINGS:
         if value_mask is None:
             raise SettingsError("Pooling over value tokens needs the value spans of each row.")
-        values = value_mask.to(hidden.dtype) * mask
+        values = value_mask.to(hidden.dtype)
+        if pooling == "predictive":
+            values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+        values = values * mask
         mask = torch.where(values.sum(dim=1, keepdim=True) > 0, values, mask)
     elif pooling != "mean":
         raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
@@ -202,7 +208,7 @@ def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequenc
     for _, pooling in views:
         if pooling not in POOLINGS:
             raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
-    wants_values = any(pooling == "values" for _, pooling in views)
+    wants_values = any(pooling in VALUE_POOLINGS for _, pooling in views)
     if wants_values and value_spans is None:
         raise SettingsError("Pooling over value tokens needs the value spans of each row.")
     body = transformer_body(model)
@@ -227,7 +233,7 @@ def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequenc
                         raise SettingsError(
                             f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
                     pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
-                                                values if pooling == "values" else None)
+                                                values if pooling in VALUE_POOLINGS else None)
                     chunks[(layer, pooling)].append(pooled.float().cpu().numpy())
                 if progress:
                     progress(min(start + batch_size, len(texts)), len(texts))

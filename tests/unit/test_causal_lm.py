@@ -28,6 +28,9 @@ def test_last_token_pooling_takes_the_last_real_token() -> None:
 def test_value_pooling_averages_value_tokens_and_falls_back_to_all_tokens() -> None:
     values = torch.tensor([[0, 1, 1], [0, 1, 1]])  # row 2's "values" are padding: fall back to its real token
     assert torch.allclose(pool_hidden_states(HIDDEN, MASK, "values", values), torch.tensor([[4.0, 3.0], [2.0, 2.0]]))
+    predictive = torch.tensor([[0, 0, 1], [0, 1, 0]])  # row 1: token 1 predicts value token 2
+    assert torch.allclose(pool_hidden_states(HIDDEN, MASK, "predictive", predictive),
+                          torch.tensor([[3.0, 2.0], [2.0, 2.0]]))
     with pytest.raises(SettingsError):
         pool_hidden_states(HIDDEN, MASK, "values")
     with pytest.raises(SettingsError):
@@ -58,7 +61,7 @@ def test_embed_texts_is_independent_of_batch_padding(tiny_lm) -> None:
     model, tokenizer = tiny_lm("tiny", "cpu")
     texts = ["x is 1", "species is Adelie, island is Torgersen, bill length mm is 39.1"]
     spans = [[(5, 6)], [(11, 17), (29, 38), (55, 59)]]
-    for pooling in ("mean", "values", "last"):
+    for pooling in ("mean", "values", "predictive", "last"):
         together = embed_texts(model, tokenizer, texts, value_spans=spans, pooling=pooling, batch_size=2)
         alone = embed_texts(model, tokenizer, texts[:1], value_spans=spans[:1], pooling=pooling, batch_size=1)
         assert together.shape == (2, 32) and together.dtype == np.float32
