@@ -49,7 +49,7 @@ class ERASMO:
     """Fine-tunes a causal LM on "column is value" rows (clauses shuffled per row per epoch) and embeds rows with it.
 
     Settings follow the paper (LoRA r=16, alpha=32, dropout 0.05, max length 256, last layer) except, *ours*: the
-    offline model (SmolLM2-135M), lr 5e-4 (LoRA needs a larger step than the authors' full-fine-tune 5e-5), 2 epochs
+    offline model (SmolLM2-135M), lr 5e-4 (LoRA needs a larger step than the authors' full-fine-tune 5e-5), 1 epoch
     (what fits 5 minutes on 2 CPU cores for a few hundred rows) and pooling over the value tokens only ("values":
     the tokens every row shares, "is" and the column names, carry no information about the row). "predictive"
     pools the states that predict each value token, "last" the last token. `postprocess` rescales the vectors over
@@ -59,7 +59,7 @@ class ERASMO:
     """
 
     def __init__(self, model: str = "smollm2", *, lora: bool = True, r: int = 16, alpha: int = 32,
-                 dropout: float = 0.05, target_modules: Sequence[str] | None = None, epochs: int = 2,
+                 dropout: float = 0.05, target_modules: Sequence[str] | None = None, epochs: int = 1,
                  lr: float = 5e-4, batch_size: int = 16, max_length: int = 256, verbalize: str | None = None,
                  pooling: str = "values", layer: int = -1, permutations: int = 1, postprocess: str = "standardize",
                  whiten_components: int = 32, max_chars_per_value: int = 200, seed: int = 0, device: str = "cpu",
@@ -170,7 +170,7 @@ class ERASMOSettings:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: str = ""
-    epochs: int = 2
+    epochs: int = 1
     lr: float = 5e-4
     batch_size: int = 16
     max_length: int = 256
