@@ -30,8 +30,9 @@ from core.methods.erasmo_training import Checkpoint, TrainProgress, add_lora, fi
 ModelLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
 CHECKPOINT_FOLDER = "erasmo-checkpoint"
-# Cost of SmolLM2-135M per token on the reference machine (2 CPU cores), from the penguins benchmark in the README:
-# one embedding pass, and one training pass (forward + backward) with LoRA or with every weight trained.
+# Cost of SmolLM2-135M per token on 2 quiet CPU cores: one embedding pass, and one training pass (forward + backward)
+# with LoRA or with every weight trained. Scaled down from runs on a heavily shared machine (about 4x slower);
+# to be replaced by a quiet measurement of the default penguins run (README, ERASMO section).
 CPU_SECONDS_PER_TOKEN = {"embed": 2.5e-3, "lora": 7e-3, "full": 9e-3}
 CHARS_PER_WORD_TOKEN = 4.0
 _DIGIT = re.compile(r"[0-9]")
