@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.set_defaults(handler=run_cluster)
 
     bench = commands.add_parser("bench", help="benchmark a method on labelled data at the true k")
-    bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, or a file path")
+    bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, cars, or a file path")
     bench.add_argument("--method", default="baseline")
     bench.add_argument("--reduce", default="none", choices=["none", "umap"])
     bench.add_argument("--seeds", default="100,13,21,36,42")

@@ -39,9 +39,9 @@ class ClusterProfile:
 
     @property
     def summary(self) -> str:
-        """One line such as "bill_length_mm high (+1.2σ), island = Biscoe (96% vs 49%)"."""
-        parts = [f"{column} {'high' if z > 0 else 'low'} ({z:+.1f}σ)"
-                 for column, _, _, z in self.numeric if abs(z) >= SUMMARY_MIN_Z][:SUMMARY_NUMERIC]
+        """One line such as "bill_length_mm high (47.5 vs 43.9, +1.2σ), island = Biscoe (96% vs 49%)"."""
+        parts = [f"{column} {'high' if z > 0 else 'low'} ({inside:.3g} vs {overall:.3g}, {z:+.1f}σ)"
+                 for column, inside, overall, z in self.numeric if abs(z) >= SUMMARY_MIN_Z][:SUMMARY_NUMERIC]
         parts += [f"{column} = {value} ({inside:.0%} vs {overall:.0%})"
                   for column, value, inside, overall, lift in self.categories
                   if lift >= SUMMARY_MIN_LIFT][:SUMMARY_CATEGORIES]

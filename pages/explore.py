@@ -43,7 +43,10 @@ else:
 rows = [metric_row(f"{record.method} (k={k})", scores)]
 if k != run.k:
     rows.append(metric_row(f"{record.method} as run (k={run.k})", run.scores["metrics"]))
-rows += [metric_row(f"{name} (k={run.k})", values) for name, values in run.scores.get("comparisons", {}).items()]
+details = run.scores.get("details", {})
+titles = details.get("comparison_titles", {})
+rows += [metric_row(f"{titles.get(name, name)} (k={run.k})", values)
+         for name, values in run.scores.get("comparisons", {}).items()]
 st.subheader("Scores")
 headline = [key for key in ("acc", "nmi", "ari", "silhouette") if key in scores]
 for column, key in zip(st.columns(len(headline)), headline):
@@ -51,6 +54,13 @@ for column, key in zip(st.columns(len(headline)), headline):
 st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch")
 if run.truth is None:
     st.caption("Mark a label column on the Data page before running to also get ACC, NMI, ARI and AMI.")
+if details.get("loss", {}).get("step"):
+    st.subheader("Fine-tuning loss")
+    losses = details["loss"]
+    st.line_chart(pd.DataFrame({"loss": losses["step"]}).rename_axis("step"), height=220, x_label="step",
+                  y_label="causal-LM loss")
+    st.caption("Mean loss per epoch: " + ", ".join(f"{value:.3f}" for value in losses.get("epoch", [])
+                                                   if value is not None))
 
 scatter_col, sizes_col = st.columns([3, 1])
 frame = pd.DataFrame({"x": run.projection[:, 0], "y": run.projection[:, 1],

@@ -4,29 +4,40 @@ import streamlit as st
 
 from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
+from core.device import resolve_device
 from core.errors import ClusterLensError
-from core.methods import METHODS
+from core.methods import METHODS, method_settings
 from core.runs import create_run
-from core.settings import ClusteringSettings, RunConfig, settings_from_dict
-from pages.settings_form import settings_form
+from core.settings import ClusteringSettings, RunConfig
 from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
                           set_current_run, workspace_id)
+from pages.settings_form import settings_form
 
 
-def show_query_estimate(settings_type: type, values: dict, data) -> None:
-    """For methods that ask a judge: how many questions the settings imply and their cost, before anything is paid."""
-    if not hasattr(settings_type, "estimate"):
-        return
+def has_estimate(method) -> bool:
+    return hasattr(method, "estimate_seconds") or hasattr(method.settings_type, "estimate")
+
+
+def show_estimates(method, values: dict, data) -> None:
+    """Before anything starts: how long the run should take on this machine and, for methods that ask a judge, how
+    many questions the settings imply and what they cost (for the settings as last submitted)."""
     try:
-        estimate = settings_from_dict(settings_type, values).estimate(data.texts())
+        settings = method_settings(method, values)
+        seconds = method.estimate_seconds(data, settings, device) if hasattr(method, "estimate_seconds") else None
+        questions = settings.estimate(data.texts()) if hasattr(settings, "estimate") else None
     except ClusterLensError as error:
         st.warning(str(error), icon=":material/warning:")
         return
-    st.info(estimate.describe(), icon=":material/payments:")
+    if seconds is not None:
+        duration = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+        st.caption(f"Estimated time on {device}: about {duration}.")
+    if questions is not None:
+        st.info(questions.describe(), icon=":material/payments:")
 
 
 st.title("Run")
 data = require_dataset()
+device = resolve_device("auto")
 st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
@@ -37,7 +48,7 @@ with st.form("settings"):
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{METHODS[method_name].title}**")
-        method_settings = settings_form(METHODS[method_name].settings_type, key=method_name)
+        chosen_settings = settings_form(METHODS[method_name].settings_type, key=method_name)
     with right:
         st.markdown("**Clustering**")
         algorithm = st.selectbox("Algorithm", ALGORITHMS, key="algorithm")
@@ -53,15 +64,15 @@ with st.form("settings"):
         seed = st.number_input("Seed", value=42, step=1)
     start_col, estimate_col = st.columns([1, 3])
     start = start_col.form_submit_button("Start run", type="primary")
-    if hasattr(METHODS[method_name].settings_type, "estimate"):
-        estimate_col.form_submit_button("Update the query estimate", type="tertiary")
+    if has_estimate(METHODS[method_name]):
+        estimate_col.form_submit_button("Update the estimate", type="tertiary")
 
-show_query_estimate(METHODS[method_name].settings_type, method_settings, data)
+show_estimates(METHODS[method_name], chosen_settings, data)
 
 if start:
     try:
         config = RunConfig(
-            method=method_name, dataset=data.name, kind=data.kind, roles=data.roles, method_settings=method_settings,
+            method=method_name, dataset=data.name, kind=data.kind, roles=data.roles, method_settings=chosen_settings,
             clustering=ClusteringSettings(algorithm=algorithm, n_clusters=None if auto_k else int(k),
                                           k_min=k_range[0], k_max=k_range[1], linkage=linkage, reduce=reduce,
                                           seed=int(seed)),

@@ -15,7 +15,7 @@ CHOICES: dict[str, list[str]] = {
     "table_representation": ["features", "text"],
     "sampling": ["entropy", "random"],
     "verbalize": ["", "words", "bins"],
-    "pooling": ["mean", "values", "last"],
+    "pooling": ["mean", "values", "predictive", "last"],
     "postprocess": ["standardize", "whiten", "none"],
     "model": ["smollm2"],
 }

@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                   ignore=("intent",)),
         Benchmark("penguins", "Palmer penguins species (3)", "species"),
         Benchmark("wine", "Wine cultivars (3)", "cultivar"),
+        Benchmark("cars", "Cars by origin (3)", "Origin"),
     )
 }
 

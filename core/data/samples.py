@@ -37,6 +37,12 @@ SAMPLES: dict[str, Sample] = {
             "table",
         ),
         Sample(
+            "cars", "Cars of the 1970s",
+            "406 cars from 1970-1982: name, fuel economy, cylinders, engine size, power, weight, acceleration and "
+            "model year. Origin (USA, Europe, Japan) is the known answer.",
+            "table",
+        ),
+        Sample(
             "support_requests", "Customer support requests",
             "300 short customer messages across 10 topics such as refunds, shipping delays and password resets. "
             "Topic is the known answer.",
@@ -76,6 +82,16 @@ def _wine() -> Dataset:
                               label_column="cultivar")
 
 
+def _cars() -> Dataset:
+    from vega_datasets import data
+
+    # The package ships cars.json in its wheel (a local data set, no download); the year is kept as a number.
+    frame = data.cars()
+    frame["Year"] = frame["Year"].dt.year
+    return dataset_from_frame(frame, name="cars", source="vega_datasets.data.cars", kind="table",
+                              label_column="Origin", roles={"Name": "categorical", "Year": "numeric"})
+
+
 def _support_requests() -> Dataset:
     return load_dataset(SAMPLES_DIR / "support_requests.csv", kind="text", text_column="text",
                         label_column="topic", name="support_requests")
@@ -84,5 +100,6 @@ def _support_requests() -> Dataset:
 _LOADERS: dict[str, Callable[[], Dataset]] = {
     "penguins": _penguins,
     "wine": _wine,
+    "cars": _cars,
     "support_requests": _support_requests,
 }

@@ -23,7 +23,9 @@ from core.errors import ModelUnavailableError, SettingsError
 
 SMOLLM2 = "smollm2"
 SMOLLM2_FOLDER = "SmolLM2-135M-Instruct"
-POOLINGS = ("mean", "values", "last")
+SMOLLM2_PARAMETERS = 134.5e6
+POOLINGS = ("mean", "values", "predictive", "last")
+VALUE_POOLINGS = ("values", "predictive")
 POSTPROCESSING = ("none", "standardize", "whiten")
 Span = tuple[int, int]
 _CONVERT_LOCK = threading.Lock()
@@ -117,6 +119,19 @@ def load_causal_lm(spec: str, device: str = "cpu", *, offline: bool = True) -> t
     return model.float().to(device), tokenizer
 
 
+def causal_lm_parameters(spec: str) -> float | None:
+    """Number of weights of a causal-LM setting without loading it: SmolLM2's known size, a local folder's
+    safetensors bytes at 4 bytes a weight, or None for a hub id."""
+    key = spec.strip()
+    if key.lower() == SMOLLM2:
+        return SMOLLM2_PARAMETERS
+    folder = Path(key).expanduser()
+    if folder.is_dir():
+        size = sum(path.stat().st_size for path in folder.glob("*.safetensors"))
+        return size / 4 if size else None
+    return None
+
+
 def prepare_tokenizer(tokenizer: Any) -> Any:
     """Right padding with a pad token (the end-of-text token when the model has none), as pooling expects."""
     if tokenizer.pad_token is None:
@@ -126,10 +141,12 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
 
 
 def pool_hidden_states(hidden, attention_mask, pooling: str = "mean", value_mask=None):
-    """One vector per row from (batch, tokens, dim) states: mean over real tokens, mean over value tokens, or last.
+    """One vector per row from (batch, tokens, dim) states: mean over real tokens, over value tokens, over the
+    tokens that predict a value token ("predictive": the state just before each value token, which a fine-tuned
+    model fills with what it expects that value to be), or the last real token.
 
-    Padding never counts: `attention_mask` is 1 on real tokens. "values" falls back to all real tokens for a row
-    without value tokens (an empty row, or values cut off by max_length).
+    Padding never counts: `attention_mask` is 1 on real tokens. The value poolings fall back to all real tokens for
+    a row without value tokens (an empty row, or values cut off by max_length).
     """
     import torch
 
@@ -138,10 +155,13 @@ def pool_hidden_states(hidden, attention_mask, pooling: str = "mean", value_mask
         positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         last = (positions * (mask > 0)).amax(dim=1)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    if pooling == "values":
+    if pooling in VALUE_POOLINGS:
         if value_mask is None:
             raise SettingsError("Pooling over value tokens needs the value spans of each row.")
-        values = value_mask.to(hidden.dtype) * mask
+        values = value_mask.to(hidden.dtype)
+        if pooling == "predictive":
+            values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+        values = values * mask
         mask = torch.where(values.sum(dim=1, keepdim=True) > 0, values, mask)
     elif pooling != "mean":
         raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
@@ -161,6 +181,10 @@ def value_token_mask(offsets, spans: Sequence[Sequence[Span]]):
     return mask
 
 
+View = tuple[int, str]
+"""(layer, pooling): which hidden layer (-1 = last) and which tokens of it make a row's vector."""
+
+
 def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *,
                 value_spans: Sequence[Sequence[Span]] | None = None,
                 pooling: str = "mean", layer: int = -1, batch_size: int = 16, max_length: int = 256,
@@ -170,40 +194,61 @@ def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], *,
 
     `check_stop` is called between batches and may raise to cancel.
     """
+    return embed_views(model, tokenizer, texts, [(layer, pooling)], value_spans=value_spans, batch_size=batch_size,
+                       max_length=max_length, device=device, progress=progress, check_stop=check_stop)[(layer, pooling)]
+
+
+def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequence[View], *,
+                value_spans: Sequence[Sequence[Span]] | None = None, batch_size: int = 16, max_length: int = 256,
+                device: str = "cpu", progress: BatchProgress | None = None,
+                check_stop: Callable[[], None] | None = None) -> dict[View, np.ndarray]:
+    """Several (layer, pooling) views of the same texts from one forward pass each batch, {view: (rows, dim)}."""
     import torch
 
-    if pooling not in POOLINGS:
-        raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
-    if pooling == "values" and value_spans is None:
+    for _, pooling in views:
+        if pooling not in POOLINGS:
+            raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
+    wants_values = any(pooling in VALUE_POOLINGS for _, pooling in views)
+    if wants_values and value_spans is None:
         raise SettingsError("Pooling over value tokens needs the value spans of each row.")
+    body = transformer_body(model)
     was_training = model.training
     model.eval()
-    chunks = []
+    chunks: dict[View, list[np.ndarray]] = {tuple(view): [] for view in views}
     try:
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 if check_stop:
                     check_stop()
                 batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True,
-                                  truncation=True, max_length=max_length, return_offsets_mapping=pooling == "values")
+                                  truncation=True, max_length=max_length, return_offsets_mapping=wants_values)
                 offsets = batch.pop("offset_mapping", None)
                 batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                out = model(**batch, output_hidden_states=True)
+                out = body(**batch, output_hidden_states=True)
                 layers = len(out.hidden_states)
-                if not -layers <= layer < layers:
-                    raise SettingsError(
-                        f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
-                values = None if offsets is None else value_token_mask(offsets, value_spans[start:start + batch_size])
-                pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
-                                            None if values is None else values.to(device))
-                chunks.append(pooled.float().cpu().numpy())
+                values = None if offsets is None else value_token_mask(
+                    offsets, value_spans[start:start + batch_size]).to(device)
+                for layer, pooling in chunks:
+                    if not -layers <= layer < layers:
+                        raise SettingsError(
+                            f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
+                    pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
+                                                values if pooling in VALUE_POOLINGS else None)
+                    chunks[(layer, pooling)].append(pooled.float().cpu().numpy())
                 if progress:
                     progress(min(start + batch_size, len(texts)), len(texts))
     finally:
         model.train(was_training)
-    if not chunks:
-        return np.zeros((0, int(model.config.hidden_size)), dtype=np.float32)
-    return np.vstack(chunks).astype(np.float32)
+    dim = int(model.config.hidden_size)
+    return {view: np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), dtype=np.float32)
+            for view, parts in chunks.items()}
+
+
+def transformer_body(model: Any) -> Any:
+    """The model without its language-model head (Llama: `model.model`), so embedding skips the vocabulary logits
+    (a fifth of SmolLM2's compute). LoRA layers are injected in place, so a peft model's body carries them."""
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model
+    return body if callable(body) else model
 
 
 def postprocess_embeddings(embeddings: np.ndarray, how: str = "standardize", *, components: int = 32,

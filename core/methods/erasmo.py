@@ -7,6 +7,7 @@ default sentence embedder reading the same text.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -17,7 +18,8 @@ import pandas as pd
 
 from core.data.dataset import Dataset
 from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
-from core.embed.causal_lm import POOLINGS, POSTPROCESSING, embed_texts, load_causal_lm, postprocess_embeddings
+from core.embed.causal_lm import (POOLINGS, POSTPROCESSING, SMOLLM2_PARAMETERS, causal_lm_parameters, embed_texts,
+                                  load_causal_lm, postprocess_embeddings)
 from core.embed.registry import DEFAULT_EMBEDDER
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import Representation, RunContext
@@ -28,22 +30,39 @@ from core.methods.erasmo_training import Checkpoint, TrainProgress, add_lora, fi
 ModelLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
 CHECKPOINT_FOLDER = "erasmo-checkpoint"
+# Cost of SmolLM2-135M per token on 2 quiet CPU cores: one embedding pass, and one training pass (forward + backward)
+# with LoRA or with every weight trained. Scaled down from runs on a heavily shared machine (about 4x slower);
+# to be replaced by a quiet measurement of the default penguins run (README, ERASMO section).
+CPU_SECONDS_PER_TOKEN = {"embed": 2.5e-3, "lora": 7e-3, "full": 9e-3}
+CHARS_PER_WORD_TOKEN = 4.0
+_DIGIT = re.compile(r"[0-9]")
+_NUMBER_START = re.compile(r" [0-9]")
+GPU_SPEEDUP = 20.0  # a rough figure for a small model on one consumer GPU
+LOAD_SECONDS = 10.0
+SENTENCE_EMBEDDER_ROWS_PER_SECOND = 150.0
+ESTIMATE_SAMPLE_ROWS = 200
+COMPARISON_TITLES = {"raw_features": "raw features (scaled numeric + one-hot)",
+                     "lm_no_finetune": "same LM without fine-tuning",
+                     "sentence_embedder": "sentence embedder on the same text"}
 
 
 class ERASMO:
     """Fine-tunes a causal LM on "column is value" rows (clauses shuffled per row per epoch) and embeds rows with it.
 
-    Settings follow the paper (LoRA r=16, alpha=32, dropout 0.05, max length 256, mean of the last layer) except
-    the offline model (SmolLM2-135M) and lr 5e-4 (*ours*: LoRA needs a larger step than the authors' full-fine-tune
-    5e-5). `pooling` "values" averages the value tokens only; `postprocess` rescales the vectors over the table
-("whiten" keeps `whiten_components` principal directions).
+    Settings follow the paper (LoRA r=16, alpha=32, dropout 0.05, max length 256, last layer) except, *ours*: the
+    offline model (SmolLM2-135M), lr 5e-4 (LoRA needs a larger step than the authors' full-fine-tune 5e-5), 1 epoch
+    (what fits 5 minutes on 2 CPU cores for a few hundred rows) and pooling over the value tokens only ("values":
+    the tokens every row shares, "is" and the column names, carry no information about the row). "predictive"
+    pools the states that predict each value token, "last" the last token. `postprocess` rescales the vectors over
+    the table ("standardize" each dimension, so a few outlier dimensions stop deciding distances; "whiten" keeps
+    `whiten_components` principal directions). The README's ERASMO section records what each choice gave.
     Embeddings use the fixed column order, or the mean over `permutations` seeded orders when it is above 1.
     """
 
     def __init__(self, model: str = "smollm2", *, lora: bool = True, r: int = 16, alpha: int = 32,
-                 dropout: float = 0.05, target_modules: Sequence[str] | None = None, epochs: int = 3,
+                 dropout: float = 0.05, target_modules: Sequence[str] | None = None, epochs: int = 1,
                  lr: float = 5e-4, batch_size: int = 16, max_length: int = 256, verbalize: str | None = None,
-                 pooling: str = "mean", layer: int = -1, permutations: int = 1, postprocess: str = "standardize",
+                 pooling: str = "values", layer: int = -1, permutations: int = 1, postprocess: str = "standardize",
                  whiten_components: int = 32, max_chars_per_value: int = 200, seed: int = 0, device: str = "cpu",
                  checkpoint_dir: str | None = None,
                  progress: TrainProgress | None = None, should_stop: Callable[[], bool] | None = None,
@@ -152,16 +171,17 @@ class ERASMOSettings:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: str = ""
-    epochs: int = 3
+    epochs: int = 1
     lr: float = 5e-4
     batch_size: int = 16
     max_length: int = 256
     verbalize: str = ""
-    pooling: str = "mean"
+    pooling: str = "values"
     layer: int = -1
     permutations: int = 1
     postprocess: str = "standardize"
     whiten_components: int = 32
+    max_chars_per_value: int = 200
     seed: int = 0
     embedder: str = DEFAULT_EMBEDDER
 
@@ -217,15 +237,47 @@ class ERASMOMethod:
             comparisons={"raw_features": table_features(data), "lm_no_finetune": untuned_vectors,
                          "sentence_embedder": sentence_vectors},
             details={"loss": {name: [_json_float(v) for v in values] for name, values in losses.items()},
-                     "columns": [str(c) for c in columns], "example_text": texts[0] if texts else "",
+                     "comparison_titles": COMPARISON_TITLES, "columns": [str(c) for c in columns], "example_text": texts[0] if texts else "",
                      "trainable_parameters": _trainable_parameters(erasmo.model_),
                      "seconds": {"finetune": round(finetune_seconds, 2)}},
         )
 
     @staticmethod
+    def estimate_seconds(data: Dataset, settings: ERASMOSettings, device: str) -> float | None:
+        """Rough wall-clock seconds of a run, from the table's token count and the model's size (None: unknown)."""
+        return estimate_seconds(data.frame, data.feature_columns, settings, device)
+
+    @staticmethod
     def bench_fields(representation: Representation, comparisons: dict[str, Any], k_true: int) -> dict[str, Any]:
         """The benchmark JSON's ERASMO keys: the three baselines scored the same way."""
         return {"baselines": comparisons}
+
+
+def estimate_seconds(frame: pd.DataFrame, columns: Sequence[str], settings: ERASMOSettings,
+                     device: str) -> float | None:
+    """Seconds for two embedding passes (before and after fine-tuning) and the training epochs, scaled from
+    SmolLM2-135M's measured cost per token on 2 CPU cores; None when the model's size is unknown (a hub id)."""
+    parameters = causal_lm_parameters(settings.model)
+    if parameters is None:
+        return None
+    sample = frame.head(ESTIMATE_SAMPLE_ROWS)
+    verbalizer = make_verbalizer(settings.verbalize or None, sample, columns)
+    texts = [row.text for row in encode_rows(sample, columns, max_chars_per_value=settings.max_chars_per_value,
+                                             verbalizer=verbalizer)]
+    per_row = min(settings.max_length, float(np.mean([approximate_tokens(text) for text in texts or [""]])))
+    tokens = per_row * len(frame) * parameters / SMOLLM2_PARAMETERS
+    step = CPU_SECONDS_PER_TOKEN["lora" if settings.lora else "full"]
+    compute = tokens * (2 * max(settings.permutations, 1) * CPU_SECONDS_PER_TOKEN["embed"] + settings.epochs * step)
+    if device.startswith("cuda"):
+        compute /= GPU_SPEEDUP
+    return LOAD_SECONDS + compute + len(frame) / SENTENCE_EMBEDDER_ROWS_PER_SECOND
+
+
+def approximate_tokens(text: str) -> float:
+    """Tokens of a row in SmolLM2's vocabulary, within about 15%: a token per digit and per space before a number,
+    one per four other characters, plus the end-of-text token."""
+    digits = len(_DIGIT.findall(text))
+    return 1 + digits + len(_NUMBER_START.findall(text)) + (len(text) - digits) / CHARS_PER_WORD_TOKEN
 
 
 def _within(context: RunContext, low: float, high: float) -> RunContext:

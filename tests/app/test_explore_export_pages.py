@@ -47,3 +47,19 @@ def test_export_offers_safe_labels(app, finished_run):
     assert not at.exception
     labels = at.get("download_button")
     assert len(labels) == 3
+
+
+def test_explore_names_erasmo_baselines_and_draws_the_loss_curve(app, finished_run):
+    from core.methods.erasmo import COMPARISON_TITLES
+    from core.runs.directory import METRICS, RunDirectory
+
+    directory = RunDirectory(finished_run.path)
+    scores = directory.read_json(METRICS)
+    scores["comparisons"] = {"lm_no_finetune": scores["metrics"]}
+    scores["details"] = {"loss": {"step": [4.1, 3.2, 2.5], "epoch": [3.27]}, "comparison_titles": COMPARISON_TITLES}
+    directory.write_json(METRICS, scores)
+    at = app("pages/explore.py")
+    assert not at.exception
+    assert at.dataframe[0].value["representation"].tolist() == ["baseline (k=3)", "same LM without fine-tuning (k=3)"]
+    assert "Fine-tuning loss" in [header.value for header in at.subheader]
+    assert any("Mean loss per epoch: 3.270" in caption.value for caption in at.caption)

@@ -83,3 +83,15 @@ def test_upper_case_streamlit_secrets_reach_the_environment(monkeypatch):
     assert os.environ.get("CLUSTERLENS_TEST_KEY") == "sk-not-a-real-key"
     assert "lower_case_setting" not in os.environ
     monkeypatch.delenv("CLUSTERLENS_TEST_KEY")
+
+
+def test_erasmo_settings_show_defaults_and_a_time_estimate(app):
+    at = app()
+    at.selectbox[0].set_value("penguins")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/run.py").run()
+    at.selectbox(key="method").set_value("erasmo").run()
+    assert not at.exception
+    assert at.number_input(key="erasmo-epochs").value > 0 and at.checkbox(key="erasmo-lora").value
+    assert at.selectbox(key="erasmo-model").value == "smollm2"
+    assert any(caption.value.startswith("Estimated time on cpu: about ") for caption in at.caption)

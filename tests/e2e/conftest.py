@@ -28,6 +28,11 @@ def server(tmp_path_factory):
     """Start the app exactly as `make run` does, on a free port with its own ClusterLens home."""
     port = free_port()
     home = tmp_path_factory.mktemp("e2e-home")
+    # Converted models are derived from installed packages and never change: share the repository's folder, so
+    # SmolLM2's one-time GGUF conversion (a minute or more) is paid once, not by every browser session.
+    shared_models = REPO / ".clusterlens" / "models"
+    shared_models.mkdir(parents=True, exist_ok=True)
+    (home / "models").symlink_to(shared_models, target_is_directory=True)
     log = (home / "server.log").open("w")
     env = {**os.environ, "CLUSTERLENS_HOME": str(home)}
     process = subprocess.Popen(

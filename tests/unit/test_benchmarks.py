@@ -44,7 +44,8 @@ def test_clinc150_val_split() -> None:
 
 
 @pytest.mark.parametrize(("name", "rows", "label", "n_labels"),
-                         [("penguins", 344, "species", 3), ("wine", 178, "cultivar", 3)])
+                         [("penguins", 344, "species", 3), ("wine", 178, "cultivar", 3),
+                          ("cars", 406, "Origin", 3)])
 def test_sample_benchmarks(name: str, rows: int, label: str, n_labels: int) -> None:
     dataset = load_benchmark(name)
     assert len(dataset.frame) == rows and dataset.kind == "table"
@@ -73,7 +74,7 @@ def test_env_variable_points_at_another_folder(tmp_path: Path, monkeypatch: pyte
 
 
 def test_registry_and_unknown_names() -> None:
-    assert benchmark_names() == ["bank77", "clinc150-intent", "clinc150-domain", "penguins", "wine"]
+    assert benchmark_names() == ["bank77", "clinc150-intent", "clinc150-domain", "penguins", "wine", "cars"]
     assert set(benchmark_names()) == set(BENCHMARKS)
     with pytest.raises(IntakeError, match="No benchmark called 'mnist'"):
         load_benchmark("mnist")

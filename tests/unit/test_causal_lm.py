@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from core.embed import causal_lm
-from core.embed.causal_lm import (embed_texts, load_causal_lm, pool_hidden_states, postprocess_embeddings,
-                                  smollm2_gguf_path, value_token_mask)
+from core.embed.causal_lm import (embed_texts, embed_views, load_causal_lm, pool_hidden_states,
+                                  postprocess_embeddings, smollm2_gguf_path, transformer_body, value_token_mask)
 from core.errors import ModelUnavailableError, SettingsError
 
 HIDDEN = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]],
@@ -28,6 +28,9 @@ def test_last_token_pooling_takes_the_last_real_token() -> None:
 def test_value_pooling_averages_value_tokens_and_falls_back_to_all_tokens() -> None:
     values = torch.tensor([[0, 1, 1], [0, 1, 1]])  # row 2's "values" are padding: fall back to its real token
     assert torch.allclose(pool_hidden_states(HIDDEN, MASK, "values", values), torch.tensor([[4.0, 3.0], [2.0, 2.0]]))
+    predictive = torch.tensor([[0, 0, 1], [0, 1, 0]])  # row 1: token 1 predicts value token 2
+    assert torch.allclose(pool_hidden_states(HIDDEN, MASK, "predictive", predictive),
+                          torch.tensor([[3.0, 2.0], [2.0, 2.0]]))
     with pytest.raises(SettingsError):
         pool_hidden_states(HIDDEN, MASK, "values")
     with pytest.raises(SettingsError):
@@ -58,7 +61,7 @@ def test_embed_texts_is_independent_of_batch_padding(tiny_lm) -> None:
     model, tokenizer = tiny_lm("tiny", "cpu")
     texts = ["x is 1", "species is Adelie, island is Torgersen, bill length mm is 39.1"]
     spans = [[(5, 6)], [(11, 17), (29, 38), (55, 59)]]
-    for pooling in ("mean", "values", "last"):
+    for pooling in ("mean", "values", "predictive", "last"):
         together = embed_texts(model, tokenizer, texts, value_spans=spans, pooling=pooling, batch_size=2)
         alone = embed_texts(model, tokenizer, texts[:1], value_spans=spans[:1], pooling=pooling, batch_size=1)
         assert together.shape == (2, 32) and together.dtype == np.float32
@@ -67,6 +70,21 @@ def test_embed_texts_is_independent_of_batch_padding(tiny_lm) -> None:
     assert not np.allclose(first_layer, embed_texts(model, tokenizer, texts, layer=-1))
     with pytest.raises(SettingsError):
         embed_texts(model, tokenizer, texts, layer=7)
+
+
+def test_views_from_one_pass_match_single_views_and_the_full_model(tiny_lm) -> None:
+    model, tokenizer = tiny_lm("tiny", "cpu")
+    texts = ["x is 1", "species is Adelie, island is Torgersen"]
+    spans = [[(5, 6)], [(11, 17), (29, 38)]]
+    views = embed_views(model, tokenizer, texts, [(0, "mean"), (-1, "values"), (1, "last")], value_spans=spans)
+    for (layer, pooling), vectors in views.items():
+        assert np.array_equal(vectors, embed_texts(model, tokenizer, texts, value_spans=spans, pooling=pooling,
+                                                   layer=layer))
+    assert transformer_body(model) is model.model  # the vocabulary head is skipped...
+    ids = tokenizer(texts[:1], return_tensors="pt")
+    with torch.no_grad():  # ...and the states are the full model's
+        last = model(**ids, output_hidden_states=True).hidden_states[-1].mean(dim=1).numpy()
+    assert np.allclose(embed_texts(model, tokenizer, texts[:1]), last, atol=1e-5)
 
 
 def test_load_causal_lm_from_a_local_folder(tiny_lm, tmp_path) -> None:

@@ -10,7 +10,7 @@ from core.data.dataset import Dataset
 from core.data.encode import rows_to_texts
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import RunContext
-from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings
+from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings, approximate_tokens
 from core.methods.erasmo_training import epoch_generator, finetune
 from core.runs.directory import RunDirectory
 
@@ -141,3 +141,15 @@ def test_method_returns_erasmo_and_three_comparisons(tiny_lm, fake_embedder, tmp
     assert len(result.details["loss"]["step"]) == 2 and result.details["trainable_parameters"] > 0
     assert (tmp_path / CHECKPOINT_FOLDER / "state.pt").exists()
     assert {"lm_no_finetune", "finetune", "embed"} <= set(stages)
+
+
+def test_time_estimate_grows_with_epochs_and_rows_and_is_none_for_unknown_models() -> None:
+    roles = {"species": "label", "bill_length_mm": "numeric", "island": "categorical"}
+    small, large = (Dataset(pd.concat([FRAME] * n, ignore_index=True), "table", roles) for n in (1, 10))
+    base = ERASMOMethod.estimate_seconds(small, ERASMOSettings(), "cpu")
+    assert base < ERASMOMethod.estimate_seconds(small, ERASMOSettings(epochs=10), "cpu")
+    assert base < ERASMOMethod.estimate_seconds(large, ERASMOSettings(), "cpu")
+    assert ERASMOMethod.estimate_seconds(large, ERASMOSettings(), "cuda:0") < ERASMOMethod.estimate_seconds(
+        large, ERASMOSettings(), "cpu")
+    assert ERASMOMethod.estimate_seconds(small, ERASMOSettings(model="someone/some-model"), "cpu") is None
+    assert approximate_tokens("bill length mm is 39.1") == pytest.approx(1 + 3 + 1 + 19 / 4)

@@ -40,7 +40,7 @@ def test_category_profile_keeps_over_represented_values(frame):
 
 def test_summary_line_reads_in_the_tables_terms(frame):
     second = profile_clusters(frame, LABELS, ["x", "y"], ["colour"])[1]
-    assert second.summary == "x high (+1.0σ), colour = blue (67% vs 33%)"
+    assert second.summary == "x high (8 vs 5, +1.0σ), colour = blue (67% vs 33%)"
     assert ClusterProfile(cluster=3, size=1, share=0.1).summary == "nothing stands out"
 
 
