@@ -16,6 +16,7 @@ from core.data.dataset import Dataset
 from core.errors import IntakeError
 
 SHOWN = 3  # how many offending groups a message names
+GROUP_WORDS = ("group", "session", "order", "basket", "cart", "conversation", "visit", "query_set")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,24 @@ def groups_from_dataset(data: Dataset) -> GroupTable:
     return read_groups(data.frame, data.group_column, data.text_column, data.label_column)
 
 
+def guess_group_column(data: Dataset) -> str:
+    """The column most likely to name each row's group: by its name, else the first id column, else the first one."""
+    columns = [str(c) for c in data.frame.columns]
+    for column in columns:
+        if any(word in column.lower() for word in GROUP_WORDS):
+            return column
+    ids = data.columns_with("id") or data.columns_with("group")
+    return str(ids[0]) if ids else columns[0]
+
+
+def as_groups_dataset(data: Dataset, group_column: str, text_column: str, cluster_column: str | None) -> Dataset:
+    """The data set with exactly these group, text and (optional) cluster columns; the others ignored. Checked."""
+    chosen = {group_column: "group", text_column: "text", **({cluster_column: "label"} if cluster_column else {})}
+    read_groups(data.frame, group_column, text_column, cluster_column)
+    roles = {column: chosen.get(column, "ignore") for column in data.frame.columns}
+    return Dataset(data.frame, "text", roles, name=data.name, source=data.source, notes=data.notes)
+
+
 def training_groups(data: Dataset) -> GroupTable:
     """The groups of a data set, checked to hold at least two labelled groups (one to train on, one to validate)."""
     table = groups_from_dataset(data)
@@ -154,6 +173,14 @@ def groups_frame(groups: Sequence[EntityGroup], labels: Sequence[Sequence[object
         clusters = labels[index] if labels is not None else group.clusters or [None] * len(group)
         rows.extend({"group": group.id, "text": text, "cluster": cluster} for text, cluster in zip(group.texts, clusters))
     return pd.DataFrame(rows, columns=["group", "text", "cluster"])
+
+
+def relabelled(group: EntityGroup, clusters: Sequence[object]) -> EntityGroup:
+    """The group with a person's clusters (e.g. a corrected prediction); every entity needs one."""
+    values = ["" if cluster is None or pd.isna(cluster) else str(cluster).strip() for cluster in clusters]
+    if len(values) != len(group) or "" in values:
+        raise IntakeError("Give every entity of the group a cluster before adding it.")
+    return EntityGroup(group.id, group.texts, tuple(values))
 
 
 def append_group(data: Dataset, group: EntityGroup) -> Dataset:
