@@ -171,7 +171,8 @@ def groups_frame(groups: Sequence[EntityGroup], labels: Sequence[Sequence[object
     rows = []
     for index, group in enumerate(groups):
         clusters = labels[index] if labels is not None else group.clusters or [None] * len(group)
-        rows.extend({"group": group.id, "text": text, "cluster": cluster} for text, cluster in zip(group.texts, clusters))
+        rows.extend({"group": group.id, "text": text, "cluster": cluster}
+                    for text, cluster in zip(group.texts, clusters))
     return pd.DataFrame(rows, columns=["group", "text", "cluster"])
 
 

@@ -23,7 +23,8 @@ from core.data.dataset import Dataset
 from core.data.groups import EntityGroup, split_groups, training_groups
 from core.embed.registry import DEFAULT_EMBEDDER
 from core.errors import RunCancelled, SettingsError
-from core.methods.base import ProgressFn, Representation, RunContext, no_progress
+from core.embed.base import Embedder
+from core.methods.base import EmbedderFactory, ProgressFn, Representation, RunContext, no_progress
 from core.metrics import mean_std
 
 EncoderLoader = Callable[[str, str], tuple[Any, Any]]
@@ -47,7 +48,7 @@ class CACTUS:
     (`pretrain_steps` steps on word-dropped copies of training texts, `word_drop` the drop rate), then on the labelled
     groups for `epochs` epochs with the `loss` ("augmented" triplet with a learned neutral similarity, or "triplet")
     and `margin`, `batch_groups` groups per step. Prediction is average-link clustering on cosine distance cut at a
-    threshold chosen on the validation groups. With no training at all it is the untrained encoder's baseline.
+    threshold chosen on the validation groups.
 
     Learned: `network_`, `threshold_`, `threshold_curve_` ({threshold: mean validation AMI}), `neutral_` (s₀),
     `history_` ({"pretrain": losses, "train": losses}), `seconds_` (per stage).
@@ -57,7 +58,8 @@ class CACTUS:
                  margin: float = 0.1, epochs: int = 1, lr: float = 5e-5, batch_groups: int = 1,
                  pretrain_steps: int = 100, word_drop: float = 0.3, max_tokens: int = 32, seed: int = 0,
                  device: str = "cpu", checkpoint_dir: str | Path | None = None, progress: ProgressFn = no_progress,
-                 should_stop: Callable[[], bool] | None = None, encoder_loader: EncoderLoader = _default_loader) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 encoder_loader: EncoderLoader = _default_loader) -> None:
         self.encoder = encoder
         self.attention = attention
         self.loss = loss
@@ -196,18 +198,38 @@ class CACTUS:
             raise RunCancelled("The run was cancelled.")
 
 
-def untrained(encoder: str, val_groups: Sequence[EntityGroup] = (), *, threshold: float | None = None,
-              **settings: Any) -> CACTUS:
-    """The baseline CACTUS must beat: the encoder as it comes (entities encoded alone, no training), with its
-    threshold chosen on `val_groups` the same way, or the `threshold` chosen earlier."""
-    model = CACTUS(encoder, attention="nia", epochs=0, pretrain_steps=0, **settings)
-    if threshold is None:
-        return model.fit([], val_groups)
-    model.network_, model.threshold_, model.neutral_ = model._network(), float(threshold), float("nan")
-    return model
+class EncoderBaseline:
+    """What CACTUS must beat: the encoder as it comes (each entity embedded alone by the sentence embedder, so the
+    content-hash cache serves repeated runs), clustered the same way, at a threshold chosen on validation groups.
+
+    Learned: `threshold_`, `threshold_curve_` ({threshold: mean validation AMI}).
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def fit(self, val_groups: Sequence[EntityGroup]) -> "EncoderBaseline":
+        self.threshold_, self.threshold_curve_ = choose_threshold(self.embed(val_groups),
+                                                                  [g.clusters for g in val_groups])
+        return self
+
+    @classmethod
+    def restored(cls, embedder: Embedder, threshold: float) -> "EncoderBaseline":
+        """A baseline whose threshold was chosen earlier (e.g. by a finished run)."""
+        baseline = cls(embedder)
+        baseline.threshold_ = float(threshold)
+        return baseline
+
+    def embed(self, groups: Sequence[EntityGroup]) -> list[np.ndarray]:
+        """Each group's entity vectors (one encode call for all groups)."""
+        vectors = self.embedder.encode([text for group in groups for text in group.texts])
+        return np.split(vectors, np.cumsum([len(group) for group in groups])[:-1]) if groups else []
+
+    def predict(self, groups: Sequence[EntityGroup]) -> list[np.ndarray]:
+        return [cluster_by_threshold(vectors, self.threshold_) for vectors in self.embed(groups)]
 
 
-def scores_by_group(model: CACTUS, groups: Sequence[EntityGroup]) -> list[dict[str, float]]:
+def scores_by_group(model: CACTUS | EncoderBaseline, groups: Sequence[EntityGroup]) -> list[dict[str, float]]:
     """AMI and ARI of the model's clustering of each labelled group."""
     return score_groups(model.predict(groups), [group.clusters for group in groups])
 
@@ -227,7 +249,7 @@ class GroupPrediction:
     scores: dict[str, float] | None = None
 
 
-def predict_groups(trained: CACTUS, base: CACTUS, groups: Sequence[EntityGroup]) -> list[GroupPrediction]:
+def predict_groups(trained: CACTUS, base: EncoderBaseline, groups: Sequence[EntityGroup]) -> list[GroupPrediction]:
     """Cluster new groups with the trained model and the untrained encoder; score both where clusters are known."""
     predictions = []
     for group, labels, base_labels in zip(groups, trained.predict(groups), base.predict(groups)):
@@ -299,8 +321,7 @@ class CACTUSMethod:
         table = training_groups(data)
         train, val = split_groups(list(table.labelled), settings.val_fraction, settings.seed)
         context.report("base", 0.0, f"Untrained encoder on {len(val)} validation groups")
-        base = untrained(settings.encoder, val, max_tokens=settings.max_tokens, device=context.device,
-                         encoder_loader=self.encoder_loader, should_stop=context.should_stop)
+        base = EncoderBaseline(context.embedders(settings.encoder)).fit(val)
         model = CACTUS(**settings.estimator_settings(), device=context.device,
                        checkpoint_dir=context.directory.file(CHECKPOINT_FOLDER), should_stop=context.should_stop,
                        encoder_loader=self.encoder_loader,
@@ -327,13 +348,12 @@ class CACTUSMethod:
                 "base_ami": metrics["base_metrics"]["ami"][0], "base_ari": metrics["base_metrics"]["ari"][0]}
 
 
-def load_run_models(run_dir: str | Path, *, device: str = "cpu",
-                    encoder_loader: EncoderLoader = _default_loader) -> tuple[CACTUS, CACTUS]:
-    """(trained, untrained) CACTUS of a finished run, both ready to predict new groups."""
+def load_run_models(run_dir: str | Path, embedders: EmbedderFactory, *, device: str = "cpu",
+                    encoder_loader: EncoderLoader = _default_loader) -> tuple[CACTUS, EncoderBaseline]:
+    """(trained CACTUS, untrained encoder baseline) of a finished run, both ready to cluster new groups."""
     from core.runs.directory import METRICS
 
     run_dir = Path(run_dir)
     trained = CACTUS.load(run_dir / MODEL_FOLDER, device=device, encoder_loader=encoder_loader)
     threshold = json.loads((run_dir / METRICS).read_text())["base_threshold"]
-    return trained, untrained(trained.encoder, threshold=threshold, max_tokens=trained.max_tokens, device=device,
-                              encoder_loader=encoder_loader)
+    return trained, EncoderBaseline.restored(embedders(trained.encoder), threshold)

@@ -90,7 +90,8 @@ class _Bert:
     @staticmethod
     def matches(model: Any) -> bool:
         layers = getattr(getattr(model, "encoder", None), "layer", None)
-        return bool(layers) and hasattr(getattr(layers[0].attention, "self", None), "query") and hasattr(model, "embeddings")
+        return (bool(layers) and hasattr(model, "embeddings")
+                and hasattr(getattr(layers[0].attention, "self", None), "query"))
 
     @staticmethod
     def layers(model):

@@ -4,9 +4,9 @@ loop over groups with progress, cancel and checkpoints.
 Loss over one group with cosine similarities s and margin γ, triplets (anchor i, positive j, negative k):
 - triplet: mean over i, j in i's cluster (j ≠ i), k outside it of max(0, γ + s_ik - s_ij).
 - augmented: the same triplets plus a neutral entity whose similarity to every entity is a learned s₀; it is the
-  negative for every same-cluster pair (s_ij must beat s₀) and the positive for every different-cluster pair (s₀ must
-  beat s_ik). So every group teaches something, even one with a single cluster or only singletons, and all groups
-  share one reference similarity for the threshold instead of each triplet finding its own margin position.
+  negative for every same-cluster pair (s_ij must beat s₀) and the positive for every different-cluster pair
+  (s₀ must beat s_ik). So every group teaches something, even one with a single cluster or only singletons, and
+  all groups share one reference similarity for the threshold instead of each triplet finding its own margin.
 """
 from __future__ import annotations
 

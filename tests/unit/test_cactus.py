@@ -6,7 +6,7 @@ import torch
 
 from core.data.groups import EntityGroup
 from core.errors import RunCancelled, SettingsError
-from core.methods.cactus import CACTUS, CACTUSMethod, load_run_models, untrained
+from core.methods.cactus import CACTUS, CACTUSMethod, EncoderBaseline, load_run_models
 from core.methods.cactus_training import (augmented_triplet_loss, drop_words, self_supervised_groups,
                                           triplet_loss)
 from tests.unit.cactus_helpers import TOPICS, tiny_encoder, topic_groups
@@ -24,7 +24,8 @@ def test_augmented_triplet_loss_by_hand_and_its_gradient_reaches_the_neutral_sim
     neutral = torch.tensor(0.3, requires_grad=True)
     loss = augmented_triplet_loss(SIM, CLUSTERS, neutral, margin=0.1)
     # Triplets as above: 0.15. Same-cluster pairs (0,1), (1,0) vs the neutral: 0.1 + 0.3 - 0.5 < 0, twice.
-    # Different-cluster pairs vs the neutral: (0,2), (2,0): 0.1 + 0.3 - 0.3 = 0.1; (1,2), (2,1): 0.1 + 0.55 - 0.3 = 0.35.
+    # Different-cluster pairs vs the neutral: (0,2), (2,0): 0.1 + 0.3 - 0.3 = 0.1;
+    # (1,2), (2,1): 0.1 + 0.55 - 0.3 = 0.35.
     assert float(loss.detach()) == pytest.approx((0.15 + 2 * 0.1 + 2 * 0.35) / (2 + 2 + 4))
     loss.backward()
     assert float(neutral.grad) == pytest.approx(-4 / 8)  # four active "neutral beats this pair" terms push it up
@@ -105,11 +106,14 @@ def test_a_cancelled_fit_resumes_to_the_same_model_as_an_uninterrupted_one(tmp_p
         assert np.allclose(first, second, atol=1e-5)
 
 
-def test_the_untrained_baseline_encodes_entities_alone_and_never_trains():
-    val = topic_groups(2)
-    base = untrained("tiny", val, encoder_loader=tiny_encoder)
-    assert base.attention == "nia" and base.history_ == {"pretrain": [], "train": []}
-    same = untrained("tiny", threshold=base.threshold_, encoder_loader=tiny_encoder)
+def test_the_untrained_baseline_embeds_each_entity_alone_and_restores_its_threshold(fake_embedder):
+    val = topic_groups(3)
+    base = EncoderBaseline(fake_embedder).fit(val)
+    assert fake_embedder.calls == [[text for group in val for text in group.texts]]  # one call, cacheable by text
+    vectors = base.embed(val)
+    assert [len(v) for v in vectors] == [len(g) for g in val]
+    assert np.allclose(vectors[0], fake_embedder.encode(list(val[0].texts)))  # no context from other entities
+    same = EncoderBaseline.restored(fake_embedder, base.threshold_)
     assert [l.tolist() for l in same.predict(val)] == [l.tolist() for l in base.predict(val)]
 
 
@@ -135,7 +139,7 @@ def groups_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_a_whole_run_trains_scores_and_saves(tmp_path, monkeypatch):
+def test_a_whole_run_trains_scores_and_saves(tmp_path, monkeypatch, fake_embedder):
     from core.methods import METHODS
     from core.runs import RunDirectory, execute_run, prepare_run
     from core.settings import RunConfig
@@ -146,14 +150,15 @@ def test_a_whole_run_trains_scores_and_saves(tmp_path, monkeypatch):
                        method_settings={"encoder": "tiny", "pretrain_steps": 1, "val_fraction": 0.34})
     prepare_run(RunDirectory(tmp_path), config, groups_table())
     stages = []
-    summary = execute_run(config, tmp_path, lambda stage, fraction, message: stages.append(fraction))
+    summary = execute_run(config, tmp_path, lambda stage, fraction, message: stages.append(fraction),
+                          embedders=lambda name: fake_embedder)
     assert summary["groups"] == 4 and 0 <= summary["ami"] <= 100 and "base_ami" in summary
     assert stages == sorted(stages) and stages[-1] == 1.0
     metrics = RunDirectory(tmp_path).read_json("metrics.json")
     assert metrics["groups"] == {"train": 4, "val": 2, "unlabelled": 1}
     assert len(metrics["per_group"]) == 2 and set(metrics["metrics"]) == {"ami", "ari"}
     assert not (tmp_path / "cactus-checkpoints").exists()
-    trained, base = load_run_models(tmp_path, encoder_loader=tiny_encoder)
+    trained, base = load_run_models(tmp_path, lambda name: fake_embedder, encoder_loader=tiny_encoder)
     new = [EntityGroup("new", (TOPICS["card"][1], TOPICS["refund"][2], TOPICS["card"][2]))]
     assert len(trained.predict(new)[0]) == 3 and base.threshold_ == metrics["base_threshold"]
 
@@ -161,3 +166,30 @@ def test_a_whole_run_trains_scores_and_saves(tmp_path, monkeypatch):
 def test_cactus_is_not_a_row_representation():
     with pytest.raises(SettingsError, match="CACTUS page"):
         CACTUSMethod().represent(None, None, None)
+
+
+def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder):
+    from core.bench import BenchOptions, format_table
+    from core.data.benchmarks import shared_data_dir
+    from core.data.group_benchmarks import GroupBenchmark
+    from core.methods.cactus_bench import run_group_bench
+
+    if not (shared_data_dir() / "clinc150").is_dir():
+        pytest.skip("shared benchmark data not present")
+    options = BenchOptions(dataset="clinc150-groups", method="cactus", work_dir=tmp_path, device="cpu",
+                           method_settings={"encoder": "tiny", "pretrain_steps": 1, "attention": "nia"})
+    spec = GroupBenchmark(train_groups=3, val_groups=2, test_groups=3, clusters=(3, 3), sizes=(3, 3))
+    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
+    assert {"dataset", "method", "n", "k", "metrics", "base_metrics", "seconds"} <= set(result)
+    assert result["dataset"] == "clinc150-groups" and result["n"] == 3 and result["k"] <= 9
+    for key in ("metrics", "base_metrics"):
+        assert set(result[key]) == {"ami", "ari"} and all(len(pair) == 2 for pair in result[key].values())
+    assert result["seconds"]["train"] > 0 and result["settings"]["attention"] == "nia"
+    assert "untrained encoder" in format_table(result)
+
+
+def test_groups_benchmarks_need_cactus():
+    from core.bench import BenchOptions, run_bench
+
+    with pytest.raises(SettingsError, match="--method cactus"):
+        run_bench(BenchOptions(dataset="clinc150-groups", method="baseline"))

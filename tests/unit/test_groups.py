@@ -71,7 +71,8 @@ def test_split_is_seeded_and_keeps_a_group_on_each_side():
 
 def test_pasted_groups_are_blocks_of_lines():
     groups = parse_pasted_groups("red shoes\nblue shoes\n\n\n  tv  \nhdmi cable\n")
-    assert groups == [EntityGroup("pasted 1", ("red shoes", "blue shoes")), EntityGroup("pasted 2", ("tv", "hdmi cable"))]
+    assert groups == [EntityGroup("pasted 1", ("red shoes", "blue shoes")),
+                      EntityGroup("pasted 2", ("tv", "hdmi cable"))]
     with pytest.raises(IntakeError, match="one entity per line"):
         parse_pasted_groups(" \n\n")
 
