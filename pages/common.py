@@ -16,6 +16,7 @@ import streamlit as st
 from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
+from core.methods import has_own_page
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
@@ -63,7 +64,7 @@ def run_artifacts(run_dir: str) -> RunArtifacts:
 
 def finished_run_picker() -> RunRecord | None:
     """A picker over this workspace's finished runs (current one first); None when there are none."""
-    finished = [record for record in my_runs() if record.status == "done"]
+    finished = [record for record in my_runs() if record.status == "done" and not has_own_page(record.method)]
     if not finished:
         return None
     ids = [record.id for record in finished]

@@ -5,7 +5,7 @@ import streamlit as st
 from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
 from core.errors import ClusterLensError
-from core.methods import METHODS
+from core.methods import METHODS, has_own_page
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
 from pages.settings_form import settings_form
@@ -17,7 +17,7 @@ data = require_dataset()
 st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
-methods = [name for name, method in METHODS.items() if data.kind in method.kinds]
+methods = [name for name, method in METHODS.items() if data.kind in method.kinds and not has_own_page(name)]
 method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title)
 
 with st.form("settings"):

@@ -18,8 +18,11 @@ CHOICES: dict[str, list[str]] = {
     "pooling": ["mean", "values", "last"],
     "postprocess": ["standardize", "whiten", "none"],
     "model": ["smollm2"],
+    "encoder": list(OFFLINE_MODELS),
+    "attention": ["sia", "nia", "fia"],
+    "loss": ["augmented", "triplet"],
 }
-OPEN_ENDED = {"embedder", "judge", "model"}  # a folder, a Hugging Face id or a litellm model may be typed in
+OPEN_ENDED = {"embedder", "judge", "model", "encoder"}  # a folder, a Hugging Face id or a litellm model may be typed in
 
 
 def settings_form(settings_type: type, key: str, *, hidden: tuple[str, ...] = ()) -> dict[str, Any]:
