@@ -67,6 +67,9 @@ def live_status() -> None:
     if record.status in ("queued", "running"):
         if st.button("Cancel", key=f"cancel-{record.id}"):
             job_manager().cancel(record.id)
+    elif record.status == "done" and has_own_page(record.method):
+        st.success("Done.", icon=":material/check_circle:")
+        st.page_link(METHODS[record.method].page, label="See it on its page", icon=":material/open_in_new:")
     elif record.status == "done":
         summary = record.summary
         st.success(f"Done: {summary.get('k')} clusters.", icon=":material/check_circle:")

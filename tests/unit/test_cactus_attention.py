@@ -142,3 +142,40 @@ def test_gradients_reach_the_encoder_through_sia():
 def test_an_unsupported_encoder_is_named():
     with pytest.raises(SettingsError, match="BERT-style, MPNet and T5"):
         family_of(torch.nn.Linear(2, 2))
+
+
+def test_load_encoder_finds_the_transformer_of_a_sentence_transformers_folder(tmp_path):
+    import json
+
+    from core.methods.cactus_attention import load_encoder
+    from tests.unit.cactus_helpers import tiny_encoder
+
+    model, tokenizer = tiny_encoder()
+    model.save_pretrained(tmp_path / "0_Transformer")
+    tokenizer.save_pretrained(tmp_path / "0_Transformer")
+    (tmp_path / "modules.json").write_text(json.dumps(
+        [{"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"}]))
+    loaded, loaded_tokenizer = load_encoder(str(tmp_path))
+    assert type(loaded).__name__ == "BertModel" and loaded_tokenizer("card")["input_ids"][0] == 2
+    key = loaded.encoder.layer[0].attention.self.key.weight
+    assert torch.equal(key, model.encoder.layer[0].attention.self.key.weight)
+
+
+def test_a_t5_checkpoint_loads_as_its_encoder_only(tmp_path):
+    from core.methods.cactus_attention import load_encoder
+    from tests.unit.cactus_helpers import tiny_tokenizer
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    T5ForConditionalGeneration(T5Config(vocab_size=50, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                        decoder_start_token_id=0)).save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    model, _ = load_encoder(str(tmp_path))
+    assert type(model).__name__ == "T5EncoderModel" and family_of(model).__name__ == "_T5"
+
+
+def test_an_encoder_that_cannot_be_had_is_a_clear_error(tmp_path):
+    from core.errors import ModelUnavailableError
+    from core.methods.cactus_attention import load_encoder
+
+    with pytest.raises(ModelUnavailableError, match="Could not load the encoder"):
+        load_encoder(str(tmp_path))  # an empty folder
