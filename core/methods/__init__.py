@@ -33,5 +33,5 @@ def method_settings(method: Method, values: dict[str, Any] | None) -> Any:
     return settings_from_dict(method.settings_type, values or {})
 
 
-__all__ = ["METHODS", "get_method", "has_own_page", "method_settings", "Method", "Representation", "RunContext", "Baseline",
-           "BaselineSettings"]
+__all__ = ["METHODS", "get_method", "has_own_page", "method_settings", "Method", "Representation", "RunContext",
+           "Baseline", "BaselineSettings"]

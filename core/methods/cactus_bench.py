@@ -80,6 +80,7 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
         "settings": dataclasses.asdict(settings),
         "device": device,
         "threshold": model.threshold_, "base_threshold": base.threshold_, "neutral": model.neutral_,
+        "cross_bias_by_layer": [round(float(row.mean()), 3) for row in model.network_.encoder.cross_bias.detach()],
         "val_ami": {"cactus": round(100 * model.threshold_curve_[model.threshold_], 2),
                     "untrained": round(100 * base.threshold_curve_[base.threshold_], 2)},
         "loss": {stage: [round(float(sum(values[i:i + 50]) / len(values[i:i + 50])), 4)

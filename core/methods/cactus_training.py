@@ -27,6 +27,7 @@ from core.methods.erasmo_training import Checkpoint
 LOSSES = ("augmented", "triplet")
 NEUTRAL_INIT = 0.5
 NEUTRAL_LR = 1e-3  # one scalar; at the encoder's learning rate it would hardly move in a few hundred steps
+CONTEXT_LR = 1e-2  # the attention offsets for other entities' keys: a few units of movement in a few hundred steps
 CHECKPOINT_SECONDS = 60.0
 StageProgress = Callable[[float, str], None]
 """progress(fraction of the stage done in [0, 1], message)."""
@@ -151,9 +152,11 @@ def train_stage(network: CactusNetwork, group_at: Callable[[int], EntityGroup], 
     """
     if loss not in LOSSES:
         raise SettingsError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}.")
-    encoder_params = [p for name, p in network.named_parameters() if name != "neutral" and p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": encoder_params, "lr": lr},
-                                   {"params": [network.neutral], "lr": NEUTRAL_LR, "weight_decay": 0.0}])
+    scalars = {"neutral": network.neutral, "encoder.cross_bias": network.encoder.cross_bias}
+    weights = [p for name, p in network.named_parameters() if name not in scalars and p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": weights, "lr": lr},
+                                   {"params": [network.neutral], "lr": NEUTRAL_LR, "weight_decay": 0.0},
+                                   {"params": [network.encoder.cross_bias], "lr": CONTEXT_LR, "weight_decay": 0.0}])
     done, history = 0, {"loss": []}
     if checkpoint is not None and checkpoint.exists():
         done, history = checkpoint.load(network, optimizer, lora=False)

@@ -93,6 +93,19 @@ def test_nia_ignores_other_entities_entirely():
                           group_attention(q, k2, v, TOKENS, "nia", scale=0.5)[0])
 
 
+@pytest.mark.parametrize("mode", ["sia", "fia"])
+def test_a_very_negative_cross_bias_turns_inter_entity_attention_off(mode):
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(3, 2, 3, 4) for _ in range(3))
+    off = group_attention(q, k, v, TOKENS, mode, scale=0.5, cross_bias=torch.full((2,), -50.0))
+    alone = group_attention(q, k, v, TOKENS, "nia", scale=0.5)
+    real = TOKENS[:, None, :, None].expand_as(off)
+    assert torch.allclose(off[real], alone[real], atol=1e-5)
+    half = group_attention(q, k, v, TOKENS, mode, scale=0.5, cross_bias=torch.tensor([0.0, -50.0]))
+    assert torch.allclose(half[:, 1][TOKENS], alone[:, 1][TOKENS], atol=1e-5)  # per head
+    assert not torch.allclose(half[:, 0][TOKENS], alone[:, 0][TOKENS], atol=1e-3)
+
+
 def tiny_models():
     from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel, T5Config, T5EncoderModel
 
@@ -132,11 +145,14 @@ def test_context_changes_an_entitys_embedding_only_with_inter_entity_attention(n
             assert (not torch.allclose(first, second, atol=1e-6)) is changes, mode
 
 
-def test_gradients_reach_the_encoder_through_sia():
+def test_gradients_reach_the_encoder_and_the_cross_bias_through_sia():
     model = tiny_models()["bert"].train()
-    out = ContextEncoder(model, "sia")(torch.tensor([[3, 7], [3, 8]]), torch.ones(2, 2, dtype=torch.long))
-    out.sum().backward()
+    encoder = ContextEncoder(model, "sia", context_bias=-2.0)
+    assert torch.equal(encoder.cross_bias.detach(), torch.full((2, 2), -2.0))  # one per layer and head
+    out = encoder(torch.tensor([[3, 7], [3, 8]]), torch.ones(2, 2, dtype=torch.long))
+    out.pow(2).sum().backward()
     assert model.encoder.layer[0].attention.self.key.weight.grad.abs().sum() > 0
+    assert encoder.cross_bias.grad.abs().sum() > 0
 
 
 def test_an_unsupported_encoder_is_named():
