@@ -7,8 +7,9 @@ import pytest
 from core.data.benchmarks import shared_data_dir
 from core.data.dataset import Dataset
 from core.data.group_benchmarks import UNSEEN_PER_DOMAIN, GroupBenchmark, load_group_benchmark
-from core.data.groups import (EntityGroup, append_group, example_groups, groups_from_dataset, make_groups,
-                              parse_pasted_groups, read_groups, split_groups, training_groups)
+from core.data.groups import (EntityGroup, append_group, as_groups_dataset, example_groups, groups_frame,
+                              groups_from_dataset, guess_group_column, make_groups, parse_pasted_groups, read_groups,
+                              relabelled, split_groups, training_groups)
 from core.errors import IntakeError
 
 needs_shared_data = pytest.mark.skipif(not (shared_data_dir() / "clinc150").is_dir(),
@@ -122,3 +123,26 @@ def test_unseen_intents_never_appear_in_training_or_validation():
     unseen = {c for g in splits["test"] for c in g.clusters}
     assert not seen & unseen
     assert len(unseen) <= 10 * UNSEEN_PER_DOMAIN
+
+
+def test_the_groups_columns_are_guessed_and_set_with_nothing_else_marked():
+    frame = pd.DataFrame({"order_id": ["o1", "o1", "o2", "o2"], "title": ["a", "b", "c", "d"],
+                          "note": ["x", "y", "z", "w"], "cluster": ["1", "2", "1", "1"]})
+    data = Dataset(frame, "text", {"order_id": "id", "title": "text", "note": "text", "cluster": "label"})
+    assert guess_group_column(data) == "order_id"
+    grouped = as_groups_dataset(data, "order_id", "title", "cluster")
+    assert grouped.roles == {"order_id": "group", "title": "text", "note": "ignore", "cluster": "label"}
+    assert len(groups_from_dataset(grouped).labelled) == 2
+    with pytest.raises(IntakeError, match="three different columns"):
+        as_groups_dataset(data, "order_id", "title", "title")
+
+
+def test_groups_frame_writes_known_or_given_clusters():
+    groups = [EntityGroup("g", ("a", "b"), ("x", "y")), EntityGroup("h", ("c",))]
+    frame = groups_frame(groups)
+    assert frame[["group", "text"]].values.tolist() == [["g", "a"], ["g", "b"], ["h", "c"]]
+    assert frame["cluster"].tolist()[:2] == ["x", "y"] and pd.isna(frame["cluster"].iloc[2])
+    assert groups_frame(groups, labels=[[0, 0], [1]])["cluster"].tolist() == [0, 0, 1]
+    with pytest.raises(IntakeError, match="every entity"):
+        relabelled(groups[0], ["x", " "])
+    assert relabelled(groups[0], ["1", 2]).clusters == ("1", "2")
