@@ -15,12 +15,14 @@ Supported layer families: BERT-style (BERT, RoBERTa, MiniLM, E5, BGE...), MPNet 
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from core.errors import ModelUnavailableError, SettingsError
 
@@ -238,9 +240,15 @@ class ContextEncoder(nn.Module):
             query, key, value, heads, dropout, scale = family.attention_parts(layer)
             source = family.queries_from(layer, hidden)
             q, k, v = (_split_heads(projection(source), heads) for projection in (query, key, value))
-            context = group_attention(q, k, v, mask, self.attention, scale=scale, bias=bias,
-                                      cross_bias=self.cross_bias[index, :heads],
-                                      dropout=dropout if self.training else 0.0)
+            attend = functools.partial(group_attention, mode=self.attention, scale=scale, bias=bias,
+                                       cross_bias=self.cross_bias[index, :heads],
+                                       dropout=dropout if self.training else 0.0)
+            if self.training and self.attention == "fia":
+                # FIA's (N·L)² attention weights, kept for every layer, take gigabytes for a big group: recompute
+                # them in the backward pass instead (the dropout masks are replayed).
+                context = checkpoint(attend, q, k, v, mask, use_reentrant=False)
+            else:
+                context = attend(q, k, v, mask)
             hidden = family.finish(layer, context.transpose(1, 2).reshape(hidden.shape[0], hidden.shape[1], -1),
                                    hidden)
         hidden = family.final(self.model, hidden)

@@ -195,3 +195,19 @@ def test_an_encoder_that_cannot_be_had_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelUnavailableError, match="Could not load the encoder"):
         load_encoder(str(tmp_path))  # an empty folder
+
+
+def test_fia_training_recomputes_attention_and_gives_the_same_gradients():
+    model = tiny_models()["bert"]
+    for module in model.modules():  # without dropout, training mode (recomputed attention) and eval mode agree
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    encoder = ContextEncoder(model, "fia")
+    ids, mask = torch.tensor([[3, 7, 9], [3, 8, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]])
+    grads = []
+    for training in (True, False):
+        encoder.train(training)
+        model.zero_grad()
+        encoder(ids, mask).pow(2).sum().backward()
+        grads.append(model.encoder.layer[0].attention.self.query.weight.grad.clone())
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
