@@ -67,30 +67,45 @@ def group_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, token_mas
     """
     n, heads, length, dim = k.shape
     allowed = key_mask(token_mask, mode)
+    if mode == "fia":
+        return _full_group_attention(q, k, v, allowed[0], scale=scale, bias=bias, cross_bias=cross_bias,
+                                     dropout=dropout)
     if mode == "nia":
         keys, values = k, v
-    elif mode == "sia":
+    else:
         keys = torch.cat([k, pooled(k, token_mask).unsqueeze(0).expand(n, heads, n, dim)], dim=2)
         values = torch.cat([v, pooled(v, token_mask).unsqueeze(0).expand(n, heads, n, dim)], dim=2)
-    else:
-        keys = k.transpose(0, 1).reshape(1, heads, n * length, dim).expand(n, heads, n * length, dim)
-        values = v.transpose(0, 1).reshape(1, heads, n * length, dim).expand(n, heads, n * length, dim)
     mask = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float("-inf"))
     mask = mask[:, None, None, :]
-    if cross_bias is not None and mode != "nia":
-        own = torch.eye(n, dtype=q.dtype, device=q.device)
-        outside = (F.pad(torch.zeros(n, length, dtype=q.dtype, device=q.device), (0, n), value=1.0) if mode == "sia"
-                   else (1.0 - own).repeat_interleave(length, dim=1))  # (N, K): 1 where the key is another entity's
-        mask = mask + outside[:, None, None, :] * cross_bias[None, :, None, None]
+    if cross_bias is not None and mode == "sia":
+        mask = mask + F.pad(torch.zeros(n, heads, 1, length, dtype=q.dtype, device=q.device), (0, n), value=1.0) \
+            * cross_bias[None, :, None, None]
     if bias is not None:
         bias = bias.expand(n, heads, length, length)
-        if mode == "sia":
-            bias = F.pad(bias, (0, n))
-        elif mode == "fia":
-            eye = torch.eye(n, dtype=bias.dtype, device=bias.device)
-            bias = (bias[:, :, :, None, :] * eye[:, None, None, :, None]).reshape(n, heads, length, n * length)
-        mask = mask + bias
+        mask = mask + (F.pad(bias, (0, n)) if mode == "sia" else bias)
     return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=dropout, scale=scale)
+
+
+def _full_group_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, real: torch.Tensor, *, scale: float,
+                          bias: torch.Tensor | None, cross_bias: torch.Tensor | None, dropout: float) -> torch.Tensor:
+    """FIA as one sequence of the group's N·L tokens (no per-entity copies of the keys); `real` (N·L,) bool."""
+    n, heads, length, dim = q.shape
+
+    def flat(states: torch.Tensor) -> torch.Tensor:
+        return states.transpose(0, 1).reshape(1, heads, n * length, dim)
+
+    mask = torch.zeros(n * length, dtype=q.dtype, device=q.device).masked_fill(~real, float("-inf"))
+    mask = mask[None, None, None, :]
+    own = torch.eye(n, dtype=q.dtype, device=q.device)
+    if cross_bias is not None:
+        outside = 1.0 - torch.kron(own, torch.ones(length, length, dtype=q.dtype, device=q.device))
+        mask = mask + outside[None, None] * cross_bias[None, :, None, None]
+    if bias is not None:  # the position bias within each entity, on the diagonal blocks
+        blocks = bias.expand(n, heads, length, length).permute(1, 0, 2, 3)
+        mask = mask + (blocks[:, :, :, None, :] * own[None, :, None, :, None]).reshape(1, heads, n * length,
+                                                                                      n * length)
+    out = F.scaled_dot_product_attention(flat(q), flat(k), flat(v), attn_mask=mask, dropout_p=dropout, scale=scale)
+    return out.reshape(heads, n, length, dim).transpose(0, 1)
 
 
 class _Bert:

@@ -97,10 +97,12 @@ def test_nia_ignores_other_entities_entirely():
 def test_a_very_negative_cross_bias_turns_inter_entity_attention_off(mode):
     torch.manual_seed(3)
     q, k, v = (torch.randn(3, 2, 3, 4) for _ in range(3))
-    off = group_attention(q, k, v, TOKENS, mode, scale=0.5, cross_bias=torch.full((2,), -50.0))
-    alone = group_attention(q, k, v, TOKENS, "nia", scale=0.5)
+    position = torch.randn(3, 2, 3, 3)  # a position bias within each entity (MPNet, T5) stays with its entity
+    off = group_attention(q, k, v, TOKENS, mode, scale=0.5, bias=position, cross_bias=torch.full((2,), -50.0))
+    alone = group_attention(q, k, v, TOKENS, "nia", scale=0.5, bias=position)
     real = TOKENS[:, None, :, None].expand_as(off)
     assert torch.allclose(off[real], alone[real], atol=1e-5)
+    alone = group_attention(q, k, v, TOKENS, "nia", scale=0.5)
     half = group_attention(q, k, v, TOKENS, mode, scale=0.5, cross_bias=torch.tensor([0.0, -50.0]))
     assert torch.allclose(half[:, 1][TOKENS], alone[:, 1][TOKENS], atol=1e-5)  # per head
     assert not torch.allclose(half[:, 0][TOKENS], alone[:, 0][TOKENS], atol=1e-3)
