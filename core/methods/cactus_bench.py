@@ -35,7 +35,8 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
                             "--method cactus (its base_metrics are the untrained encoder's).")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    spec = spec or GroupBenchmark(name=options.dataset, unseen=options.unseen)
+    spec = spec or GroupBenchmark(name=options.dataset, unseen=options.unseen,
+                                  mixed=options.dataset.endswith("-mixed"))
     splits = load_group_benchmark(spec)
     settings = method_settings(get_method("cactus"), options.method_settings)
     device = resolve_device(options.device)

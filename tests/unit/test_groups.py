@@ -146,3 +146,18 @@ def test_groups_frame_writes_known_or_given_clusters():
     with pytest.raises(IntakeError, match="every entity"):
         relabelled(groups[0], ["x", " "])
     assert relabelled(groups[0], ["1", 2]).clusters == ("1", "2")
+
+
+@needs_shared_data
+def test_mixed_groups_are_clustered_by_intent_or_by_domain_depending_on_the_group():
+    splits = load_group_benchmark(GroupBenchmark(name="clinc150-groups-mixed", train_groups=20, val_groups=4,
+                                                 test_groups=10, mixed=True))
+    domains = json.loads((shared_data_dir() / "clinc150" / "domains.json").read_text())
+    frame = pd.read_csv(shared_data_dir() / "clinc150" / "train.csv")
+    intent_of = dict(zip(frame["text"], frame["intent"]))
+    by_domain = [g for g in splits["train"] if set(g.clusters) <= set(domains)]
+    assert len(by_domain) == 10 and len(splits["test"]) == 10
+    for group in by_domain:
+        assert 2 <= len(set(group.clusters)) <= 3
+        for domain in set(group.clusters):  # a domain cluster holds two or three intents
+            assert 2 <= len({intent_of[t] for t, c in zip(group.texts, group.clusters) if c == domain}) <= 3
