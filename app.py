@@ -13,6 +13,7 @@ navigation = st.navigation([
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("pages/review.py", title="Review", icon=":material/rule:"),
     st.Page("pages/granularity.py", title="Granularity", icon=":material/account_tree:"),
+    st.Page("pages/cactus.py", title="CACTUS (groups)", icon=":material/workspaces:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ])
 

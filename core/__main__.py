@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.set_defaults(handler=run_cluster)
 
     bench = commands.add_parser("bench", help="benchmark a method on labelled data at the true k")
-    bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, cars, or a file path")
+    bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, cars, a file path, "
+                                       "or clinc150-groups (with --method cactus)")
     bench.add_argument("--method", default="baseline")
     bench.add_argument("--reduce", default="none", choices=["none", "umap"])
     bench.add_argument("--seeds", default="100,13,21,36,42")
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--label-column")
     bench.add_argument("--embedder", default=None)
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    bench.add_argument("--unseen", action="store_true", help="clinc150-groups: test intents never seen in training")
     add_method_shortcuts(bench)
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_command)
@@ -84,12 +86,14 @@ def add_method_shortcuts(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", help="ClusterLLM's judge: embedding, oracle, or litellm:<model>")
     parser.add_argument("--verbalize", nargs="?", const="words", choices=["words", "bins"],
                         help="ERASMO: write numbers as words (ERASMO-NV) or as low/medium/high bins")
+    parser.add_argument("--attention", choices=["sia", "nia", "fia"], help="CACTUS: attention between entities")
+    parser.add_argument("--loss", choices=["augmented", "triplet"], help="CACTUS: training loss")
 
 
 def method_settings_from(args: argparse.Namespace) -> dict[str, object]:
     """--set pairs plus the shortcut flags, as a settings dict."""
     settings = parse_settings(args.set)
-    for name in ("embedder", "judge", "verbalize"):
+    for name in ("embedder", "judge", "verbalize", "attention", "loss"):
         if getattr(args, name, None):
             settings[name] = getattr(args, name)
     return settings
@@ -131,7 +135,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     k_range = (int(low), int(high or low)) if low else None
     options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
                            algorithm=args.algorithm, k=args.k, k_range=k_range, split=args.split,
-                           sample=args.sample, reuse=args.reuse, text_column=args.text_column, label_column=args.label_column, method_settings=settings)
+                           sample=args.sample, reuse=args.reuse, text_column=args.text_column,
+                           label_column=args.label_column, method_settings=settings, unseen=args.unseen)
     result = run_bench(options, progress=StderrProgress())
     print(format_table(result))
     if args.out:

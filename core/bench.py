@@ -19,6 +19,7 @@ import numpy as np
 from core import paths
 from core.data.benchmarks import BENCHMARKS, load_benchmark
 from core.data.dataset import Dataset
+from core.data.group_benchmarks import GROUP_BENCHMARKS
 from core.data.intake import load_dataset
 from core.device import resolve_device
 from core.embed.registry import resolve_embedder
@@ -62,6 +63,7 @@ class BenchOptions:
     device: str = "auto"
     reuse: bool = False
     work_dir: Path | None = None  # checkpoints and models of the method; a fresh folder under the home by default
+    unseen: bool = False  # groups benchmarks: test groups draw on intents never seen in training
 
 
 def load_bench_data(options: BenchOptions) -> Dataset:
@@ -123,6 +125,10 @@ def requested_k(option: str, true_k: int) -> int | None:
 
 def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict[str, Any]:
     """Load, represent with the method, cluster at the true k over the seeds, and time each stage."""
+    if options.dataset in GROUP_BENCHMARKS:  # many small groups, each clustered on its own: CACTUS's protocol
+        from core.methods.cactus_bench import run_group_bench
+
+        return run_group_bench(options, progress)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     data = load_bench_data(options)
@@ -210,6 +216,10 @@ class RepresentationCache:
 
 def format_table(result: dict[str, Any]) -> str:
     """The benchmark result as a small text table (metric, mean ± std)."""
+    if result.get("kind") == "groups":
+        from core.methods.cactus_bench import format_group_table
+
+        return format_group_table(result)
     lines = [f"{result['dataset']} · {result['method']} · n={result['n']} · k={result['k']} · reduce={result['reduce']}"
              f" · {result['algorithm']} found k={result['k_found']}",
              f"{'metric':<12}{'mean':>8}{'std':>8}"]

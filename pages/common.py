@@ -18,6 +18,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
+from core.methods import has_own_page
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
@@ -84,7 +85,8 @@ def run_artifacts(run_dir: str) -> RunArtifacts:
 def finished_run_picker(method: str | None = None, label: str = "Run", key: str | None = None) -> RunRecord | None:
     """A picker over this workspace's finished runs (of `method`, when given; current one first); None when there are
     none. Picking a run makes it the current one; with a `key` the pick stays put when a new run becomes current."""
-    finished = [record for record in my_runs() if record.status == "done" and method in (None, record.method)]
+    finished = [record for record in my_runs() if record.status == "done" and method in (None, record.method)
+                and not has_own_page(record.method)]
     if not finished:
         return None
     ids = [record.id for record in finished]

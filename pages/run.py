@@ -6,7 +6,7 @@ from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
 from core.device import resolve_device
 from core.errors import ClusterLensError
-from core.methods import METHODS, method_settings
+from core.methods import METHODS, has_own_page, method_settings
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
 from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
@@ -41,7 +41,7 @@ device = resolve_device("auto")
 st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
-methods = [name for name, method in METHODS.items() if data.kind in method.kinds]
+methods = [name for name, method in METHODS.items() if data.kind in method.kinds and not has_own_page(name)]
 method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title, key="method")
 
 with st.form("settings"):
@@ -96,6 +96,9 @@ def live_status() -> None:
     if record.status in ("queued", "running"):
         if st.button("Cancel", key=f"cancel-{record.id}"):
             job_manager().cancel(record.id)
+    elif record.status == "done" and has_own_page(record.method):
+        st.success("Done.", icon=":material/check_circle:")
+        st.page_link(METHODS[record.method].page, label="See it on its page", icon=":material/open_in_new:")
     elif record.status == "done":
         summary = record.summary
         st.success(f"Done: {summary.get('k')} clusters.", icon=":material/check_circle:")

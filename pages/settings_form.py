@@ -18,8 +18,11 @@ CHOICES: dict[str, list[str]] = {
     "pooling": ["mean", "values", "predictive", "last"],
     "postprocess": ["standardize", "whiten", "none"],
     "model": ["smollm2"],
+    "encoder": list(OFFLINE_MODELS),
+    "attention": ["sia", "nia", "fia"],
+    "loss": ["augmented", "triplet"],
 }
-OPEN_ENDED = {"embedder", "judge", "model"}  # a folder, a Hugging Face id or a litellm model may be typed in
+OPEN_ENDED = {"embedder", "judge", "model", "encoder"}  # a folder, a Hugging Face id or a litellm model may be typed in
 LONG_TEXT = {"triplet_prompt", "pair_prompt", "pair_examples"}  # edited in a text area, inside the "Prompts" expander
 
 

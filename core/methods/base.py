@@ -74,6 +74,17 @@ class Method(Protocol):
         ...
 
 
+class WholeRunMethod(Protocol):
+    """A method whose run is not "represent the rows, then cluster them all" (CACTUS trains on groups and clusters
+    each group on its own): `execute` does the whole run in the run folder and returns the run's summary. It keeps
+    `represent` for the protocol (raising a SettingsError that says where the method is used) and names its `page`."""
+
+    page: ClassVar[str]
+
+    def execute(self, data: Dataset, settings: Any, context: RunContext) -> dict[str, Any]:
+        ...
+
+
 class Stopwatch:
     """Named wall-clock timings, for the benchmark's "seconds" block."""
 

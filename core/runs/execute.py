@@ -55,9 +55,14 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     method = get_method(config.method)
     settings = method_settings(method, config.method_settings)
     device = resolve_device(config.device)
+    whole_run = hasattr(method, "execute")  # e.g. CACTUS: trains on groups, clusters each group (WholeRunMethod)
     context = RunContext(directory, embedders or (lambda spec: resolve_embedder(spec, device=device)),
-                         progress, should_stop, device, span=METHOD_SPAN)
+                         progress, should_stop, device, span=(0.0, 0.99) if whole_run else METHOD_SPAN)
     progress("start", 0.0, f"Starting {method.title} on {len(data.frame)} rows ({device})")
+    if whole_run:
+        summary = method.execute(data, settings, context)
+        progress("done", 1.0, "Finished")
+        return summary
     representation = method.represent(data, settings, context)
     context.check_stop()
     directory.save_array(EMBEDDINGS, representation.embeddings.astype(np.float32))

@@ -1,0 +1,60 @@
+"""CACTUS page: example groups, a short background training, scores, clustering pasted groups, adding one back."""
+import time
+
+from pages.common import run_store
+
+PASTED = ("i want a refund for my order\nplease refund the duplicate payment\n"
+          "i forgot my password\nreset my password please")
+
+
+def wait_for_cactus(workspace, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [run for run in run_store().list(owner=workspace) if run.method == "cactus"]
+        if runs and all(run.status not in ("queued", "running", "created") for run in runs):
+            return runs
+        time.sleep(0.5)
+    raise AssertionError("the CACTUS run did not finish in time")
+
+
+def test_without_groups_the_page_says_what_to_do(app):
+    at = app("pages/cactus.py")
+    assert at.title[0].value == "CACTUS"
+    assert any("No training groups yet" in info.value for info in at.info)
+
+
+def test_train_score_cluster_new_groups_and_add_a_correction(app, workspace):
+    at = app("pages/cactus.py")
+    at.button(key="cactus-example").click().run()
+    assert any("40** clustered groups" in md.value for md in at.markdown), [md.value for md in at.markdown]
+    at.number_input(key="cactus-epochs").set_value(1)
+    at.number_input(key="cactus-pretrain_steps").set_value(2)
+    at.selectbox(key="cactus-attention").set_value("sia")
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    runs = wait_for_cactus(workspace)
+    assert [run.status for run in runs] == ["done"], runs[0].message
+    assert runs[0].summary["groups"] == 32
+
+    at.run()
+    assert any("AMI (mean over groups)" in metric.label for metric in at.metric)
+    comparison = at.dataframe[-1].value
+    assert comparison["attention"].tolist() == ["sia"] and comparison["untrained AMI"].notna().all()
+
+    at.text_area(key="cactus-paste").input(PASTED)
+    at.button(key="cactus-predict-paste").click().run()
+    assert not at.exception and not at.error
+    assert any("**pasted 1** · 4 entities" in md.value for md in at.markdown)
+
+    rows_before = len(at.session_state["dataset"].frame)
+    at.button(key="cactus-add").click().run()
+    assert any("Added pasted 1 (4 entities)" in success.value for success in at.success)
+    assert len(at.session_state["dataset"].frame) == rows_before + 4
+
+
+def test_before_any_training_there_is_nothing_to_cluster_with(app, workspace):
+    at = app("pages/cactus.py")
+    at.button(key="cactus-example").click().run()
+    assert not at.exception
+    assert any("progress shows here" in caption.value for caption in at.caption)
+    assert not [button for button in at.button if button.key == "cactus-predict-paste"]
