@@ -7,6 +7,7 @@ a settings string, answers recorded in the judgment store, checkpoints and the f
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,8 @@ class ClusterLLM:
     Learned: `base_embeddings_`, `embeddings_` (fine-tuned), `model_` (the fine-tuned SentenceTransformer),
     `triplets_` (asked, as row indices: anchor, choice 1, choice 2), `triplet_answers_` (1, 2 or 0 = undecided),
     `history_` (mean loss per epoch, all iterations), `pairs_`, `pair_steps_`, `pair_answers_` (1 yes, 0 no,
-    -1 undecided), `k_curve_` ({k: F-beta}), `n_clusters_` (argmax of the curve; None without decided pairs).
+    -1 undecided), `k_curve_` ({k: F-beta}), `n_clusters_` (argmax of the curve; None without decided pairs),
+    `seconds_` (wall-clock of asking, fine-tuning and choosing k).
     """
 
     def __init__(self, embedder: Any, judge: Judge, *, n_triplets: int = 1024, sampling: str = "entropy",
@@ -96,21 +98,28 @@ class ClusterLLM:
         self.model_.to(self.device)
         embeddings = self.base_embeddings_
         asked, answers, self.history_ = [], [], []
+        self.seconds_ = {"ask": 0.0, "finetune": 0.0, "granularity": 0.0}
         for iteration in range(self.iterations):
             self._check_stop()
+            started = time.perf_counter()
             triplets, choices = self._questions(texts, embeddings, iteration)
             asked.append(triplets)
             answers.append(choices)
             train = [(texts[t[0]], texts[t[c]], texts[t[3 - c]]) for t, c in zip(triplets, choices) if c]
+            self.seconds_["ask"] += time.perf_counter() - started
+            started = time.perf_counter()
             if train and self.epochs:
                 self._train(train, iteration)
+            self.seconds_["finetune"] += time.perf_counter() - started
             embeddings = encode_with(self.model_, texts)
         self.triplets_ = np.concatenate(asked) if asked else np.zeros((0, 3), dtype=np.int64)
         self.triplet_answers_ = np.concatenate(answers) if answers else np.zeros(0, dtype=np.int64)
         self.embeddings_ = embeddings
         if self.model_dir is not None:
             self.model_.save(str(self.model_dir))
+        started = time.perf_counter()
         self._choose_k(texts)
+        self.seconds_["granularity"] = time.perf_counter() - started
         return self
 
     def _check(self, n_rows: int) -> None:
@@ -279,6 +288,7 @@ class ClusterLLMMethod:
                         "pair": int((model.pair_answers_ >= 0).sum())},
             "spent": store.spent(run), "loss_curve": model.history_,
             "k_curve": model.k_curve_, "k_predicted": model.n_clusters_,
+            "seconds": {name: round(value, 2) for name, value in model.seconds_.items()},
         }
         if labels is not None:
             details["judge_label_agreement"] = label_agreement(model, texts, labels)

@@ -15,7 +15,7 @@ from core.settings import ClusteringSettings, RunConfig
 from pages.common import run_store
 
 FAST_CLUSTERLLM = {"embedder": "minilm", "judge": "oracle", "sampling": "random", "n_triplets": 30, "epochs": 1,
-                   "k_max": 10}
+                   "iterations": 1, "k_max": 10}
 
 
 def finished_clusterllm_run(owner: str, texts: list[str], labels: list[str], embedder):

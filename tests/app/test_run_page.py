@@ -60,14 +60,14 @@ def test_clusterllm_shows_its_questions_and_cost_before_the_run(app, monkeypatch
     at.button(key="load_sample").click().run()
     at.switch_page("pages/run.py").run()
     at.selectbox(key="method").set_value("clusterllm").run()
-    assert any("Up to 1,024 triplet" in info.value and "free" in info.value for info in at.info)
+    assert any("Up to 2,048 triplet" in info.value and "free" in info.value for info in at.info)
 
     at.selectbox(key="clusterllm-judge").set_value("litellm:gpt-4o-mini")
     at.number_input(key="clusterllm-n_triplets").set_value(200)
     at.text_area(key="clusterllm-pair_examples").input("Sentence 1: card lost\nSentence 2: card stolen\nAnswer: Yes")
-    at.form_submit_button[1].click().run()  # "Update the query estimate": nothing starts, nothing is paid
+    at.form_submit_button[1].click().run()  # "Update the estimate": nothing starts, nothing is paid
     assert not at.exception
-    assert any("Up to 200 triplet" in info.value and "estimated cost $" in info.value for info in at.info)
+    assert any("Up to 400 triplet" in info.value and "estimated cost $" in info.value for info in at.info)
     assert run_store().list(owner=at.query_params["ws"][0]) == []
 
 

@@ -229,6 +229,7 @@ def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_te
     assert estimator.triplets_.shape == (40, 3) and len(estimator.history_) == 2
     assert set(estimator.k_curve_) == set(range(2, 11)) and estimator.n_clusters_ in estimator.k_curve_
     assert (tmp_path / "ckpt" / "iteration-0" / "checkpoint.pt").exists()
+    assert set(estimator.seconds_) == {"ask", "finetune", "granularity"} and estimator.seconds_["finetune"] > 0
     reloaded = load_tiny(tmp_path / "model").encode(texts[:3], normalize_embeddings=True)
     np.testing.assert_allclose(reloaded, estimator.embeddings_[:3], atol=1e-5)
     with pytest.raises(SettingsError):
@@ -239,7 +240,8 @@ def test_clusterllm_method_in_a_run(tiny_model_dir, topic_texts, tmp_path):
     texts, labels = topic_texts
     data = Dataset(pd.DataFrame({"text": texts, "topic": labels}), "text", {"text": "text", "topic": "label"})
     store = JudgmentStore(tmp_path / "catalogue.sqlite")
-    settings = ClusterLLMSettings(embedder="tiny", judge="oracle", n_triplets=32, epochs=1, lr=1e-3, k_max=8)
+    settings = ClusterLLMSettings(embedder="tiny", judge="oracle", n_triplets=32, epochs=1, iterations=1, lr=1e-3,
+                                  k_max=8)
 
     def run(run_id: str):
         context = RunContext(RunDirectory(tmp_path / run_id),
