@@ -301,7 +301,7 @@ class ClusterLLMMethod:
         """The benchmark JSON's ClusterLLM keys: metrics before fine-tuning, true vs predicted k, queries, agreement."""
         details = representation.details
         return {"base_metrics": comparisons.get("base"), "k_true": k_true, "k_predicted": representation.suggested_k,
-                "queries": details["queries"], "judge": details["judge"],
+                "queries": details["queries"], "decided": details["decided"], "judge": details["judge"],
                 "judge_label_agreement": details.get("judge_label_agreement")}
 
 

@@ -274,3 +274,23 @@ def test_saved_questions_are_reused_only_for_the_same_judge(tiny_model_dir, topi
     other = ClusterLLM(load_tiny(tiny_model_dir), AlwaysFirst(texts, labels, name="always-first"), **common).fit(texts)
     assert (other.triplet_answers_ == 1).all()
     assert not np.array_equal(other.triplet_answers_, oracle.triplet_answers_)
+
+
+def test_clusterllm_bench_json_has_the_issue_keys(tiny_model_dir, topic_texts, tmp_path):
+    """`bench --method clusterllm` adds base metrics, true vs predicted k, queries, decided answers, agreement and
+    the fine-tuning time to the spine's JSON."""
+    from core.bench import BenchOptions, run_bench
+
+    texts, labels = topic_texts
+    path = tmp_path / "topics.csv"
+    pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
+    settings = {"embedder": str(tiny_model_dir), "judge": "oracle", "n_triplets": 24, "epochs": 1, "iterations": 1,
+                "lr": 1e-3, "k_max": 6}
+    result = run_bench(BenchOptions(str(path), method="clusterllm", seeds=(1, 2), text_column="text",
+                                    label_column="topic", method_settings=settings, work_dir=tmp_path / "work"))
+    assert result["k_true"] == 3 and 2 <= result["k_predicted"] <= 6
+    assert result["queries"] == {"triplet": 24, "pair": 5 * 3}
+    assert 0 < result["decided"]["triplet"] <= 24 and result["decided"]["pair"] == 15
+    assert result["judge_label_agreement"] == {"triplet": 1.0, "pair": 1.0}
+    assert set(result["base_metrics"]) == set(result["metrics"]) >= {"acc", "nmi", "ari", "ami"}
+    assert result["seconds"]["finetune"] > 0 and {"ask", "granularity", "embed", "total"} <= set(result["seconds"])
