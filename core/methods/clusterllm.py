@@ -63,8 +63,8 @@ class ClusterLLM:
     """
 
     def __init__(self, embedder: Any, judge: Judge, *, n_triplets: int = 1024, sampling: str = "entropy",
-                 sampling_clusters: int = 100, epochs: int = 3, lr: float = 1e-4, batch_size: int = 16,
-                 temperature: float = 0.01, iterations: int = 1, pairs_per_step: int = 3, k_max: int = 200,
+                 sampling_clusters: int = 100, epochs: int = 2, lr: float = 1e-4, batch_size: int = 16,
+                 temperature: float = 0.01, iterations: int = 2, pairs_per_step: int = 3, k_max: int = 200,
                  beta: float = 0.92, tree_max_leaves: int = TREE_MAX_LEAVES, seed: int = 0, device: str = "cpu",
                  checkpoint_dir: str | Path | None = None, model_dir: str | Path | None = None,
                  progress: ProgressFn = no_progress, should_stop: Callable[[], bool] | None = None) -> None:

@@ -41,7 +41,7 @@ class TripletFineTuner:
     `resumed_from_` (epochs found in the checkpoint).
     """
 
-    def __init__(self, *, epochs: int = 3, lr: float = 1e-4, batch_size: int = 16, temperature: float = 0.01,
+    def __init__(self, *, epochs: int = 2, lr: float = 1e-4, batch_size: int = 16, temperature: float = 0.01,
                  weight_decay: float = 0.01, seed: int = 0, device: str = "cpu", checkpoint_dir: str | Path | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  progress: Callable[[float, str], None] | None = None) -> None:
