@@ -1,6 +1,7 @@
 """A judge that answers from known labels, for benchmarks: what a perfect LLM would say."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from core.llm.judges import Answer, OneByOneJudge
@@ -8,9 +9,10 @@ from core.llm.judges import Answer, OneByOneJudge
 
 class OracleJudge(OneByOneJudge):
     """Answers from a text -> label map. Triplets: the choice sharing the anchor's label, None when both or neither
-    do (the labels cannot decide). Pairs: same label. A text seen with two different labels is undecidable."""
+    do (the labels cannot decide). Pairs: same label. A text seen with two different labels is undecidable.
 
-    prompt_version = "labels"
+    `prompt_version` fingerprints the labelling ("labels:<hash>"), so an answer store never hands answers given under
+    one label column (say intents) to questions asked under another (domains) about the same texts."""
 
     def __init__(self, texts: Sequence[str], labels: Sequence[object], name: str = "oracle") -> None:
         self.name = name
@@ -18,6 +20,10 @@ class OracleJudge(OneByOneJudge):
         for text, label in zip(texts, labels, strict=True):
             known = self._label.get(text, label)
             self._label[text] = label if known == label else None
+        digest = hashlib.sha256()
+        for text, label in sorted(self._label.items(), key=lambda item: item[0]):
+            digest.update(f"{text}\x1f{label}\x1e".encode())
+        self.prompt_version = f"labels:{digest.hexdigest()[:12]}"
 
     def label_of(self, text: str) -> object | None:
         return self._label.get(text)

@@ -126,3 +126,18 @@ def test_cost_budget(store):
     with pytest.raises(BudgetExhaustedError, match=r"\$0.015"):
         capped.answer_pairs([("a x", "a y"), ("b x", "c y"), ("d x", "d y")])
     assert capped.queries_ == 2 and len(store.list("run-1")) == 2
+
+
+def test_oracle_answers_under_one_label_column_are_not_reused_under_another(store):
+    """The same texts labelled by intent and by domain are different oracles: the store must keep them apart."""
+    from core.llm import OracleJudge
+
+    texts = ["lost card", "card stolen", "card arrived late"]
+    intents, domains = ["lost", "stolen", "delivery"], ["cards", "cards", "cards"]
+    by_intent = CachingJudge(OracleJudge(texts, intents), store, "intent-run").answer_pairs([(texts[0], texts[1])])
+    by_domain = CachingJudge(OracleJudge(texts, domains), store, "domain-run").answer_pairs([(texts[0], texts[1])])
+    assert by_intent[0].choice is False and by_domain[0].choice is True
+    assert store.spent("domain-run")["queries"] == 1  # asked, not read back from the intent run
+    relabelled = OracleJudge(texts, domains)
+    assert relabelled.prompt_version == OracleJudge(list(texts), list(domains)).prompt_version
+    assert relabelled.prompt_version != OracleJudge(texts, intents).prompt_version
