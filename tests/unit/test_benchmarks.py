@@ -108,13 +108,20 @@ def test_every_sample_loads_as_announced() -> None:
         load_sample("iris")
 
 
-def test_bench_data_split_and_sample() -> None:
+def test_bench_data_split_and_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from core.bench import BenchOptions, load_bench_data
 
+    folder = tmp_path / "bank77"
+    folder.mkdir()
+    for split, count in (("train", 900), ("test", 300)):
+        rows = "".join(f"{split} utterance {i},label_{i % 7}\n" for i in range(count))
+        (folder / f"{split}.csv").write_text("text,category\n" + rows)
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
     train = load_bench_data(BenchOptions("bank77", split="train", sample=500))
     again = load_bench_data(BenchOptions("bank77", split="train", sample=500))
     assert len(train.frame) == 500 and train.name == "bank77-train"
     assert train.frame.equals(again.frame)  # seeded: the same rows every time
-    assert not set(train.texts()) <= set(load_benchmark("bank77").texts())
+    assert not train.frame.equals(load_bench_data(BenchOptions("bank77", split="train")).frame.head(500))
+    assert not set(train.texts()) & set(load_benchmark("bank77").texts())
     with pytest.raises(IntakeError, match="no 'val' split"):
         load_bench_data(BenchOptions("bank77", split="val"))
