@@ -28,6 +28,7 @@ class EmbeddingJudge:
         self.pair_threshold = pair_threshold
         self.min_margin = min_margin
         self.resolve = resolve
+        self._resolved: Embedder | None = None
 
     @property
     def name(self) -> str:
@@ -35,17 +36,20 @@ class EmbeddingJudge:
         return f"embedding:{spec}:t={self.pair_threshold:g}:m={self.min_margin:g}"
 
     def _embedder(self) -> Embedder:
+        """The embedder, resolved from its setting string on first use (`embedder` itself stays as given, so the
+        judge's `name`, under which its answers are stored, does not change once it has answered)."""
         if not isinstance(self.embedder, str):
             return self.embedder
-        if self.resolve is None:
-            from core.embed.registry import resolve_embedder as resolve
-        else:
-            resolve = self.resolve
-        try:
-            self.embedder = resolve(self.embedder)
-        except ModelUnavailableError as exc:
-            raise ModelUnavailableError(f"The embedding judge needs {self.embedder!r}: {exc}") from exc
-        return self.embedder
+        if self._resolved is None:
+            if self.resolve is None:
+                from core.embed.registry import resolve_embedder as resolve
+            else:
+                resolve = self.resolve
+            try:
+                self._resolved = resolve(self.embedder)
+            except ModelUnavailableError as exc:
+                raise ModelUnavailableError(f"The embedding judge needs {self.embedder!r}: {exc}") from exc
+        return self._resolved
 
     def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(texts))

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
-TINY_CLUSTERLLM = {"n triplets": "32", "epochs": "1", "k max": "12"}
+TINY_CLUSTERLLM = {"n triplets": "32", "epochs": "1", "iterations": "1", "k max": "12"}
 
 
 def choose(page, label: str, option: str) -> None:
@@ -32,7 +32,7 @@ def test_analyst_reviews_the_judge_and_retrains(page, server):
         page.get_by_label(label, exact=True).fill(value)
     choose(page, "Reduce before clustering", "none")
     page.get_by_role("button", name="Start run").click()
-    expect(page.get_by_text("Done:")).to_be_visible(timeout=150_000)
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)
     print(f"first run done after {time.monotonic() - started_at:.0f} s")
 
     page.get_by_role("link", name="Review").first.click()
@@ -62,4 +62,4 @@ def test_analyst_reviews_the_judge_and_retrains(page, server):
 
     page.get_by_role("link", name="Run").first.click()
     expect(page.get_by_text(f"{child} · clusterllm · support_requests")).to_be_visible()
-    expect(page.get_by_text("Done:")).to_be_visible(timeout=150_000)
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)

@@ -250,3 +250,13 @@ def test_embedding_judge_leaves_close_calls_undecided(fake_embedder):
     undecided = careful.answer_triplet(*question)
     assert undecided.choice is None and undecided.raw.startswith("cos1=")  # the cosines stay visible for review
     assert sure.name != careful.name  # the answer store keeps their answers apart
+
+
+def test_embedding_judge_keeps_its_name_after_answering(fake_embedder):
+    """Its answers are stored under its name: resolving the model on first use must not rename it."""
+    judge = EmbeddingJudge("mpnet", resolve=lambda spec: fake_embedder, min_margin=0.1)
+    before = judge.name
+    judge.answer_triplet("my card is late", "refund my order", "my card never came")
+    assert judge.name == before == "embedding:mpnet:t=0.5:m=0.1"
+    judge.answer_pair("a", "b")
+    assert len(fake_embedder.calls) == 2  # resolved once, reused
