@@ -31,9 +31,10 @@ ModelLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
 CHECKPOINT_FOLDER = "erasmo-checkpoint"
 # Cost of SmolLM2-135M per token on 2 quiet CPU cores: one embedding pass, and one training pass (forward + backward)
-# with LoRA or with every weight trained. Scaled down from runs on a heavily shared machine (about 4x slower);
-# to be replaced by a quiet measurement of the default penguins run (README, ERASMO section).
-CPU_SECONDS_PER_TOKEN = {"embed": 2.5e-3, "lora": 7e-3, "full": 9e-3}
+# with LoRA or with every weight trained. "embed" and "lora" are measured on the default penguins run on a quiet
+# machine (15.5k tokens: 108 s of LoRA training, 56 s for the two embedding passes; README, ERASMO section); "full"
+# is scaled from LoRA by a loaded-machine comparison, not measured quietly.
+CPU_SECONDS_PER_TOKEN = {"embed": 1.8e-3, "lora": 7e-3, "full": 9e-3}
 CHARS_PER_WORD_TOKEN = 4.0
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER_START = re.compile(r" [0-9]")
