@@ -226,9 +226,9 @@ def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_te
                            model_dir=tmp_path / "model").fit(texts)
     assert estimator.embeddings_.shape == estimator.base_embeddings_.shape == (60, 32)
     assert not np.allclose(estimator.embeddings_, estimator.base_embeddings_)
-    assert estimator.triplets_.shape == (40, 3) and len(estimator.history_) == 2
+    assert estimator.triplets_.shape == (2 * 40, 3) and len(estimator.history_) == 2 * 2  # 2 rounds by default
     assert set(estimator.k_curve_) == set(range(2, 11)) and estimator.n_clusters_ in estimator.k_curve_
-    assert (tmp_path / "ckpt" / "iteration-0" / "checkpoint.pt").exists()
+    assert all((tmp_path / "ckpt" / f"iteration-{i}" / "checkpoint.pt").exists() for i in (0, 1))
     assert set(estimator.seconds_) == {"ask", "finetune", "granularity"} and estimator.seconds_["finetune"] > 0
     reloaded = load_tiny(tmp_path / "model").encode(texts[:3], normalize_embeddings=True)
     np.testing.assert_allclose(reloaded, estimator.embeddings_[:3], atol=1e-5)
