@@ -1,20 +1,9 @@
 """CACTUS page: example groups, a short background training, scores, clustering pasted groups, adding one back."""
-import time
 
-from pages.common import run_store
+from tests.app.waiting import wait_for_runs
 
 PASTED = ("i want a refund for my order\nplease refund the duplicate payment\n"
           "i forgot my password\nreset my password please")
-
-
-def wait_for_cactus(workspace, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = [run for run in run_store().list(owner=workspace) if run.method == "cactus"]
-        if runs and all(run.status not in ("queued", "running", "created") for run in runs):
-            return runs
-        time.sleep(0.5)
-    raise AssertionError("the CACTUS run did not finish in time")
 
 
 def test_without_groups_the_page_says_what_to_do(app):
@@ -32,7 +21,7 @@ def test_train_score_cluster_new_groups_and_add_a_correction(app, workspace):
     at.selectbox(key="cactus-attention").set_value("sia")
     at.form_submit_button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    runs = wait_for_cactus(workspace)
+    runs = wait_for_runs(workspace, method="cactus", timeout=300.0)
     assert [run.status for run in runs] == ["done"], runs[0].message
     assert runs[0].summary["groups"] == 32
 

@@ -1,6 +1,5 @@
 """Review page on a finished ClusterLLM run: the queue, answers saved at once (and kept over a reload), filters,
 agreement, and a retrain on the reviewed answers."""
-import time
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ from core.runs import create_run, execute_run
 from core.runs.artifacts import load_artifacts
 from core.settings import ClusteringSettings, RunConfig
 from pages.common import run_store
+from tests.app.waiting import wait_for_runs
 
 FAST_CLUSTERLLM = {"embedder": "minilm", "judge": "oracle", "sampling": "random", "n_triplets": 30, "epochs": 1,
                    "iterations": 1, "k_max": 10}
@@ -154,10 +154,7 @@ def test_retrain_starts_a_child_run_that_uses_the_reviewed_answers(app, finished
     config = RunConfig.from_dict(child.directory.read_json("config.json"))
     assert config.method_settings == {**FAST_CLUSTERLLM, "reviewed_answers": True}
     assert config.clustering == ClusteringSettings(reduce="none")
-    deadline = time.monotonic() + 180
-    while run_store().get(child.id).status not in ("done", "failed", "cancelled", "interrupted"):
-        assert time.monotonic() < deadline, "the retrain did not finish in time"
-        time.sleep(0.5)
+    wait_for_runs(workspace, timeout=180.0)  # the retrain is the workspace's only unfinished run
     assert run_store().get(child.id).status == "done", run_store().get(child.id).message
     used = {j.texts: j for j in store.list(child.id, kind="triplet")}[decided.texts]
     assert used.source == "person" and used.answer == 3 - decided.answer

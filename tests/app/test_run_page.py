@@ -1,20 +1,10 @@
 """Run page: start a background run from the form, follow it to completion, see it in the history."""
-import time
 
 from pages.common import run_store
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP
-
-
-def wait_for_runs(workspace, timeout=240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = run_store().list(owner=workspace)
-        if runs and all(run.status not in ("queued", "running", "created") for run in runs):
-            return runs
-        time.sleep(0.5)
-    raise AssertionError("run did not finish in time")
+from tests.app.waiting import wait_for_runs
 
 
 def test_without_data_points_to_data_page(app):
