@@ -6,18 +6,13 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
+from tests.e2e.widgets import choose
 
 pytestmark = pytest.mark.e2e
 
 TINY_ERASMO = {"epochs": "1", "max length": "48", "batch size": "12"}
 BASELINES = ("raw features (scaled numeric + one-hot)", "same LM without fine-tuning",
              "sentence embedder on the same text")
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 @pytest.fixture

@@ -6,15 +6,11 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.widgets import choose
+
 pytestmark = pytest.mark.e2e
 
 TINY_CLUSTERLLM = {"n triplets": "32", "epochs": "1", "iterations": "1", "k max": "12"}
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_analyst_reviews_the_judge_and_retrains(page, server):
