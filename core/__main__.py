@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import typing
+
+    from core.methods import METHODS
+    from core.settings import Algorithm, Reduction
+
+    algorithms = list(typing.get_args(Algorithm))
     parser = argparse.ArgumentParser(prog="python -m core", description="ClusterLens: LLM-guided clustering.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -41,25 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("input", help="CSV, TSV, TXT (one text per line), JSONL, Parquet or Excel file")
     cluster.add_argument("--text-column")
     cluster.add_argument("--label-column", help="known classes, used only for scoring")
-    cluster.add_argument("--method", default="baseline")
-    cluster.add_argument("--algorithm", default="kmeans")
+    cluster.add_argument("--method", default="baseline", help=f"one of {', '.join(METHODS)}")
+    cluster.add_argument("--algorithm", default="kmeans", choices=algorithms)
     cluster.add_argument("--k", type=int, help="number of clusters (default: chosen by silhouette)")
-    cluster.add_argument("--reduce", default="auto", choices=["auto", "umap", "none"])
-    cluster.add_argument("--embedder", default=None, help="minilm (default), mpnet, a folder or a Hugging Face id")
+    cluster.add_argument("--reduce", default="auto", choices=list(typing.get_args(Reduction)))
     cluster.add_argument("--seed", type=int, default=42)
     cluster.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="a method setting, e.g. --set epochs=2 (repeatable)")
-    add_method_shortcuts(cluster)
+    add_setting_flags(cluster)
     cluster.add_argument("--out", required=True, help="run directory to write")
     cluster.set_defaults(handler=run_cluster)
 
     bench = commands.add_parser("bench", help="benchmark a method on labelled data at the true k")
     bench.add_argument("dataset", help="bank77, clinc150-intent, clinc150-domain, penguins, wine, cars, a file path, "
                                        "or clinc150-groups (with --method cactus)")
-    bench.add_argument("--method", default="baseline")
+    bench.add_argument("--method", default="baseline", help=f"one of {', '.join(METHODS)}")
     bench.add_argument("--reduce", default="none", choices=["none", "umap"])
     bench.add_argument("--seeds", default="100,13,21,36,42")
-    bench.add_argument("--algorithm", default="kmeans", help="kmeans (default), agglomerative, spectral or hdbscan")
+    bench.add_argument("--algorithm", default="kmeans", choices=algorithms)
     bench.add_argument("--k", default="true", help="'true' (number of classes, default), 'auto' (silhouette) or N")
     bench.add_argument("--k-range", default="", help="range searched with --k auto, e.g. 20,200 (default: 2 to ~n/15)")
     bench.add_argument("--split", default="test", help="split of a named benchmark: test (reported figures, default), "
@@ -69,10 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "the same method, data and settings (e.g. to score --reduce umap after --reduce none)")
     bench.add_argument("--text-column")
     bench.add_argument("--label-column")
-    bench.add_argument("--embedder", default=None)
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     bench.add_argument("--unseen", action="store_true", help="clinc150-groups: test intents never seen in training")
-    add_method_shortcuts(bench)
+    add_setting_flags(bench)
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_command)
 
@@ -81,22 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_method_shortcuts(parser: argparse.ArgumentParser) -> None:
-    """Flags for the method settings people change most (each is also reachable as --set KEY=VALUE)."""
-    parser.add_argument("--judge", help="ClusterLLM's judge: embedding, oracle, or litellm:<model>")
-    parser.add_argument("--verbalize", nargs="?", const="words", choices=["words", "bins"],
-                        help="ERASMO: write numbers as words (ERASMO-NV) or as low/medium/high bins")
-    parser.add_argument("--attention", choices=["sia", "nia", "fia"], help="CACTUS: attention between entities")
-    parser.add_argument("--loss", choices=["augmented", "triplet"], help="CACTUS: training loss")
+def flagged_settings() -> dict[str, list]:
+    """Every method setting that has its own flag, with the FieldSpecs that define it (one per method using it)."""
+    from core.methods import METHODS
+    from core.settings import fields_of
+
+    found: dict[str, list] = {}
+    for method in METHODS.values():
+        for spec in fields_of(method.settings_type):
+            if spec.option.flag:
+                found.setdefault(spec.name, []).append(spec)
+    return found
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """A --NAME flag for each method setting marked `flag` (each is also reachable as --set NAME=VALUE)."""
+    for name, specs in flagged_settings().items():
+        choices = sorted({str(choice) for spec in specs for choice in spec.choices if choice != ""})
+        alone = next((spec.option.flag_alone for spec in specs if spec.option.flag_alone is not None), None)
+        help_text = f"{specs[0].option.label} ({', '.join(choices)})" if choices else specs[0].option.label
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=f"setting_{name}", help=help_text,
+                            **({"nargs": "?", "const": alone} if alone is not None else {}),
+                            **({"choices": choices} if choices and alone is None else {}))
 
 
 def method_settings_from(args: argparse.Namespace) -> dict[str, object]:
-    """--set pairs plus the shortcut flags, as a settings dict."""
-    settings = parse_settings(args.set)
-    for name in ("embedder", "judge", "verbalize", "attention", "loss"):
-        if getattr(args, name, None):
-            settings[name] = getattr(args, name)
-    return settings
+    """--set pairs plus the setting flags, read by the chosen method's settings types (a typo names the field)."""
+    from core.methods import get_method
+    from core.settings import parse_text_settings
+
+    pairs = parse_pairs(args.set)
+    for name in flagged_settings():
+        value = getattr(args, f"setting_{name}", None)
+        if value is not None:
+            pairs[name] = value
+    return parse_text_settings(get_method(args.method).settings_type, pairs)
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -104,8 +127,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     from core.runs import RunDirectory, execute_run, prepare_run
     from core.settings import ClusteringSettings, RunConfig
 
-    data = load_dataset(args.input, text_column=args.text_column, label_column=args.label_column)
     settings = method_settings_from(args)
+    data = load_dataset(args.input, text_column=args.text_column, label_column=args.label_column)
     config = RunConfig(method=args.method, dataset=data.name, kind=data.kind, roles=data.roles,
                        method_settings=settings,
                        clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
@@ -127,7 +150,7 @@ def run_cluster(args: argparse.Namespace) -> int:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     from core.bench import BenchOptions, format_table, run_bench
-    from core.runs.directory import dumps_json
+    from core.storage import dumps_json
 
     settings = method_settings_from(args)
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
@@ -152,20 +175,17 @@ def run_setup_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_settings(pairs: list[str]) -> dict[str, object]:
-    """KEY=VALUE pairs as a dict, values read as JSON when they parse (numbers, true/false) and as text otherwise."""
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE pairs as a dict of text values (each setting's type reads its own value)."""
     from core.errors import SettingsError
 
-    settings: dict[str, object] = {}
+    found: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise SettingsError(f"--set expects KEY=VALUE, got {pair!r}.")
-        try:
-            settings[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key.strip()] = value
-    return settings
+        found[key.strip()] = value
+    return found
 
 
 class StderrProgress:
@@ -188,7 +208,7 @@ class StderrProgress:
 
     def _status(self, status: str, stage: str, fraction: float, message: str, summary: dict | None = None) -> None:
         if self.directory is not None:
-            from core.runs.directory import STATUS
+            from core.storage import STATUS
 
             self.directory.write_json(STATUS, {"status": status, "stage": stage, "progress": fraction,
                                                "message": message, "pid": os.getpid(), "updated": time.time(),

@@ -19,17 +19,18 @@ import numpy as np
 from core import paths
 from core.data.benchmarks import BENCHMARKS, load_benchmark
 from core.data.dataset import Dataset
-from core.data.group_benchmarks import GROUP_BENCHMARKS
 from core.data.intake import load_dataset
 from core.device import resolve_device
 from core.embed.registry import resolve_embedder
 from core.errors import IntakeError, SettingsError
-from core.methods import get_method, method_settings
-from core.methods.base import ProgressFn, Representation, RunContext, no_progress
+from core.llm.store import JudgmentStore
+from core.methods import METHODS, get_method, method_settings
+from core.methods.base import Representation, RunContext
 from core.metrics import mean_std
 from core.pipeline import cluster_and_score, clustering_space
-from core.runs.directory import RunDirectory
+from core.progress import ProgressFn, no_progress
 from core.settings import ClusteringSettings
+from core.storage import RunDirectory
 
 DEFAULT_SEEDS = (100, 13, 21, 36, 42)
 REPORTED = ("acc", "nmi", "ari", "ami", "silhouette")
@@ -71,6 +72,10 @@ def load_bench_data(options: BenchOptions) -> Dataset:
     if options.dataset in BENCHMARKS:
         data = load_benchmark(options.dataset, split=options.split)
     elif not Path(options.dataset).exists():
+        owners = [method.name for method in METHODS.values() if options.dataset in method.bench_datasets()]
+        if owners:
+            raise SettingsError(f"{options.dataset!r} is a benchmark of its own shape: run it with --method "
+                                f"{' or '.join(owners)}.")
         raise IntakeError(f"Unknown data set {options.dataset!r}: use one of {', '.join(BENCHMARKS)} or a file path.")
     else:
         data = load_dataset(options.dataset, text_column=options.text_column, label_column=options.label_column)
@@ -125,10 +130,9 @@ def requested_k(option: str, true_k: int) -> int | None:
 
 def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict[str, Any]:
     """Load, represent with the method, cluster at the true k over the seeds, and time each stage."""
-    if options.dataset in GROUP_BENCHMARKS:  # many small groups, each clustered on its own: CACTUS's protocol
-        from core.methods.cactus_bench import run_group_bench
-
-        return run_group_bench(options, progress)
+    method = get_method(options.method)
+    if method.whole_run:  # e.g. CACTUS: many small groups, each clustered on its own, benchmarked its own way
+        return method.bench(options, progress)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     data = load_bench_data(options)
@@ -136,13 +140,12 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     k = int(len(np.unique(truth)))
     seconds["load"] = time.perf_counter() - start
 
-    method = get_method(options.method)
     settings = method_settings(method, options.method_settings)
     device = resolve_device(options.device)
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix=f"{options.method}-{Path(options.dataset).stem}-",
                                                          dir=paths.bench_dir()))
     context = RunContext(RunDirectory(work_dir), lambda spec: resolve_embedder(spec, device=device),
-                         progress, device=device)
+                         progress, device=device, judgments=JudgmentStore())
     lap = time.perf_counter()
     saved = RepresentationCache(representation_key(options, settings))
     representation = saved.load() if options.reuse else None
@@ -163,8 +166,7 @@ def run_bench(options: BenchOptions, progress: ProgressFn = no_progress) -> dict
     seconds["total"] = time.perf_counter() - start
     for name, value in representation.details.get("seconds", {}).items():
         seconds[name] = value
-    shape_for_method = getattr(method, "bench_fields", None)
-    extra = shape_for_method(representation, comparisons, k) if shape_for_method else {}
+    extra = method.bench_fields(representation, comparisons, k)
     return {
         "dataset": options.dataset,
         "split": options.split if options.dataset in BENCHMARKS else None,
@@ -216,10 +218,9 @@ class RepresentationCache:
 
 def format_table(result: dict[str, Any]) -> str:
     """The benchmark result as a small text table (metric, mean ± std)."""
-    if result.get("kind") == "groups":
-        from core.methods.cactus_bench import format_group_table
-
-        return format_group_table(result)
+    own = get_method(result["method"]).format_bench(result)
+    if own is not None:
+        return own
     lines = [f"{result['dataset']} · {result['method']} · n={result['n']} · k={result['k']} · reduce={result['reduce']}"
              f" · {result['algorithm']} found k={result['k_found']}",
              f"{'metric':<12}{'mean':>8}{'std':>8}"]

@@ -102,7 +102,7 @@ for note in table.notes:
 # 2 · Train
 st.subheader("2 · Train")
 with st.form("cactus-train"):
-    settings = settings_form(CACTUSSettings, key="cactus")
+    settings = settings_form(CACTUSSettings, key="cactus", kind="text")
     start = st.form_submit_button("Train", type="primary")
 if start:
     try:

@@ -18,7 +18,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
-from core.methods import has_own_page
+from core.methods import METHODS
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
@@ -26,6 +26,8 @@ from core.runs.store import RunRecord
 METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
                 "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
 """How the pages name each score (the arrow says which way is better)."""
+VIEW_PAGES = {"explore": "pages/explore.py", "groups": "pages/cactus.py"}
+"""Which page shows the runs of a method's view (the library names views, never page files)."""
 WORKSPACE_PARAM = "ws"
 _KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _WORKSPACE_ID = re.compile(r"^[a-f0-9]{32}$")
@@ -86,7 +88,7 @@ def finished_run_picker(method: str | None = None, label: str = "Run", key: str 
     """A picker over this workspace's finished runs (of `method`, when given; current one first); None when there are
     none. Picking a run makes it the current one; with a `key` the pick stays put when a new run becomes current."""
     finished = [record for record in my_runs() if record.status == "done" and method in (None, record.method)
-                and not has_own_page(record.method)]
+                and shown_on_explore(record.method)]
     if not finished:
         return None
     ids = [record.id for record in finished]
@@ -96,6 +98,11 @@ def finished_run_picker(method: str | None = None, label: str = "Run", key: str 
     if record.id != current:
         set_current_run(record.id)
     return record
+
+
+def shown_on_explore(method: str) -> bool:
+    """Whether a method's runs open on Explore (row methods) rather than on a page of their own (CACTUS)."""
+    return method in METHODS and METHODS[method].view == "explore"
 
 
 def open_finished_run(empty_message: str, method: str | None = None, label: str = "Run",

@@ -44,7 +44,7 @@ rows = [metric_row(f"{record.method} (k={k})", scores)]
 if k != run.k:
     rows.append(metric_row(f"{record.method} as run (k={run.k})", run.scores["metrics"]))
 details = run.scores.get("details", {})
-titles = details.get("comparison_titles", {})
+titles = run.scores.get("comparison_titles") or details.get("comparison_titles", {})
 rows += [metric_row(f"{titles.get(name, name)} (k={run.k})", values)
          for name, values in run.scores.get("comparisons", {}).items()]
 st.subheader("Scores")

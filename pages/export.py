@@ -4,7 +4,7 @@ import json
 import streamlit as st
 
 from core.export import embeddings_npy, labels_csv
-from core.runs.directory import CONFIG, dumps_json
+from core.storage import CONFIG, dumps_json
 from pages.common import open_finished_run
 
 st.title("Export")

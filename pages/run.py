@@ -6,16 +6,12 @@ from core.cluster import ALGORITHMS, LINKAGES
 from core.cluster.choose_k import default_k_range
 from core.device import resolve_device
 from core.errors import ClusterLensError
-from core.methods import METHODS, has_own_page, method_settings
+from core.methods import METHODS, method_settings, methods_for
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
-from pages.common import (current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
-                          set_current_run, workspace_id)
+from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
+                          set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
-
-
-def has_estimate(method) -> bool:
-    return hasattr(method, "estimate_seconds") or hasattr(method.settings_type, "estimate")
 
 
 def show_estimates(method, values: dict, data) -> None:
@@ -23,8 +19,8 @@ def show_estimates(method, values: dict, data) -> None:
     many questions the settings imply and what they cost (for the settings as last submitted)."""
     try:
         settings = method_settings(method, values)
-        seconds = method.estimate_seconds(data, settings, device) if hasattr(method, "estimate_seconds") else None
-        questions = settings.estimate(data.texts()) if hasattr(settings, "estimate") else None
+        seconds = method.estimate_seconds(data, settings, device)
+        questions = method.estimate_questions(data, settings)
     except ClusterLensError as error:
         st.warning(str(error), icon=":material/warning:")
         return
@@ -41,14 +37,14 @@ device = resolve_device("auto")
 st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
-methods = [name for name, method in METHODS.items() if data.kind in method.kinds and not has_own_page(name)]
+methods = [method.name for method in methods_for(data.kind, view="explore")]
 method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title, key="method")
 
 with st.form("settings"):
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{METHODS[method_name].title}**")
-        chosen_settings = settings_form(METHODS[method_name].settings_type, key=method_name)
+        chosen_settings = settings_form(METHODS[method_name].settings_type, key=method_name, kind=data.kind)
     with right:
         st.markdown("**Clustering**")
         algorithm = st.selectbox("Algorithm", ALGORITHMS, key="algorithm")
@@ -64,8 +60,7 @@ with st.form("settings"):
         seed = st.number_input("Seed", value=42, step=1)
     start_col, estimate_col = st.columns([1, 3])
     start = start_col.form_submit_button("Start run", type="primary")
-    if has_estimate(METHODS[method_name]):
-        estimate_col.form_submit_button("Update the estimate", type="tertiary")
+    estimate_col.form_submit_button("Update the estimate", type="tertiary")
 
 show_estimates(METHODS[method_name], chosen_settings, data)
 
@@ -96,9 +91,10 @@ def live_status() -> None:
     if record.status in ("queued", "running"):
         if st.button("Cancel", key=f"cancel-{record.id}"):
             job_manager().cancel(record.id)
-    elif record.status == "done" and has_own_page(record.method):
+    elif record.status == "done" and not shown_on_explore(record.method):
         st.success("Done.", icon=":material/check_circle:")
-        st.page_link(METHODS[record.method].page, label="See it on its page", icon=":material/open_in_new:")
+        st.page_link(VIEW_PAGES[METHODS[record.method].view], label="See it on its page",
+                     icon=":material/open_in_new:")
     elif record.status == "done":
         summary = record.summary
         st.success(f"Done: {summary.get('k')} clusters.", icon=":material/check_circle:")

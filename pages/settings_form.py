@@ -1,74 +1,75 @@
-"""A form section built from a method's settings dataclass, so a new method needs no page code of its own."""
+"""A settings form built from a settings dataclass's own metadata (labels, help, choices, bounds, when it applies),
+so a new method, or a new option, needs no page code of its own."""
 from __future__ import annotations
 
-import dataclasses
-import typing
 from typing import Any
 
 import streamlit as st
 
-from core.embed.registry import OFFLINE_MODELS
-
-CHOICES: dict[str, list[str]] = {
-    "embedder": list(OFFLINE_MODELS),
-    "judge": ["embedding", "oracle", "litellm:gpt-4o-mini", "litellm:ollama/llama3.1"],
-    "table_representation": ["features", "text"],
-    "sampling": ["entropy", "random"],
-    "verbalize": ["", "words", "bins"],
-    "pooling": ["mean", "values", "predictive", "last"],
-    "postprocess": ["standardize", "whiten", "none"],
-    "model": ["smollm2"],
-    "encoder": list(OFFLINE_MODELS),
-    "attention": ["sia", "nia", "fia"],
-    "loss": ["augmented", "triplet"],
-}
-OPEN_ENDED = {"embedder", "judge", "model", "encoder"}  # a folder, a Hugging Face id or a litellm model may be typed in
-LONG_TEXT = {"triplet_prompt", "pair_prompt", "pair_examples"}  # edited in a text area, inside the "Prompts" expander
+from core.settings import FieldSpec, fields_of
 
 
-def settings_form(settings_type: type, key: str, *, hidden: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One widget per setting (checkbox, number, choice or text) with the dataclass default; returns the values."""
-    hints = typing.get_type_hints(settings_type)
-    values: dict[str, Any] = {}
-    long_texts = [field for field in dataclasses.fields(settings_type) if field.name in LONG_TEXT]
-    for field in dataclasses.fields(settings_type):
-        if field.name in hidden or field.name in LONG_TEXT:
-            continue
-        label = field.name.replace("_", " ")
-        widget_key = f"{key}-{field.name}"
-        kind = hints[field.name]
-        default = field.default
-        if kind is bool:
-            values[field.name] = st.checkbox(label, value=default, key=widget_key)
-        elif kind is int:
-            values[field.name] = int(st.number_input(label, value=default, step=1, key=widget_key))
-        elif kind is float:
-            values[field.name] = float(st.number_input(label, value=default, format="%g", key=widget_key))
-        elif field.name in CHOICES:
-            options = CHOICES[field.name] if default in CHOICES[field.name] else [default, *CHOICES[field.name]]
-            values[field.name] = st.selectbox(label, options, index=options.index(default), key=widget_key,
-                                              accept_new_options=field.name in OPEN_ENDED)
-        elif typing.get_origin(kind) in (typing.Union, __import__("types").UnionType):
-            text = st.text_input(f"{label} (empty: none)", "" if default is None else str(default), key=widget_key)
-            values[field.name] = _optional_number(text, float in typing.get_args(kind))
-        else:
-            values[field.name] = st.text_input(label, "" if default is None else str(default), key=widget_key)
-    if long_texts:
-        with st.expander("Prompts"):
-            st.caption("{item_type} and {aspect} are filled from the settings above; every edit is a new prompt "
-                       "version, stored with each answer.")
-            for field in long_texts:
-                values[field.name] = st.text_area(field.name.replace("_", " "), field.default, height=150,
-                                                  key=f"{key}-{field.name}")
-    return values
+def settings_form(settings_type: type, key: str, *, kind: str | None = None,
+                  values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One widget per field that applies to data of `kind`; the common ones first, the rest in an "Advanced" fold.
+
+    Returns every shown field's value (fields left off keep their defaults when the settings are built). `values`
+    pre-fills the widgets (e.g. a run's saved settings)."""
+    specs = [spec for spec in fields_of(settings_type) if spec.option.form]
+    chosen: dict[str, Any] = {}
+    start = dict(values or {})
+
+    def shown(spec: FieldSpec) -> bool:
+        return spec.applies(kind, {**{s.name: s.default for s in specs}, **start, **chosen})
+
+    for spec in [spec for spec in specs if not spec.option.advanced]:
+        if shown(spec):
+            chosen[spec.name] = field_widget(spec, f"{key}-{spec.name}", start.get(spec.name, spec.default))
+    advanced = [spec for spec in specs if spec.option.advanced]
+    if advanced:
+        with st.expander("Advanced settings"):
+            for spec in advanced:
+                if shown(spec):
+                    chosen[spec.name] = field_widget(spec, f"{key}-{spec.name}", start.get(spec.name, spec.default))
+    return chosen
 
 
-def _optional_number(text: str, is_float: bool) -> Any:
-    """An optional numeric setting typed as text: empty means None; anything else must parse."""
-    text = text.strip()
-    if not text:
+def field_widget(spec: FieldSpec, widget_key: str, value: Any) -> Any:
+    """The widget for one field: checkbox, choice, number, text or text area, labelled and explained."""
+    label, help_text = spec.option.label, spec.option.help or None
+    if spec.choices:
+        options = list(spec.choices)
+        return st.selectbox(label, options, index=options.index(value) if value in options else 0, key=widget_key,
+                            format_func=spec.choice_label, help=help_text)
+    if spec.base_type is bool:
+        return st.checkbox(label, value=bool(value), key=widget_key, help=help_text)
+    if spec.option.long_text:
+        return st.text_area(label, value or "", height=150, key=widget_key, help=help_text)
+    if spec.option.suggestions:
+        options = list(spec.option.suggestions) if value in spec.option.suggestions else [value,
+                                                                                             *spec.option.suggestions]
+        return st.selectbox(label, options, index=options.index(value), key=widget_key, accept_new_options=True,
+                            format_func=spec.choice_label, help=help_text)
+    if spec.base_type in (int, float) and not spec.optional:
+        number = int if spec.base_type is int else float
+        low, high = spec.option.minimum, spec.option.maximum
+        return number(st.number_input(label, value=number(value), step=1 if number is int else None,
+                                      min_value=None if low is None else number(low),
+                                      max_value=None if high is None else number(high),
+                                      format=None if number is int else "%g", key=widget_key, help=help_text))
+    text = st.text_input(label + (" (empty: none)" if spec.optional else ""), "" if value is None else str(value),
+                         key=widget_key, help=help_text)
+    return typed_text(spec, text)
+
+
+def typed_text(spec: FieldSpec, text: str) -> Any:
+    """An optional number typed as text: empty is None; anything else is kept for the settings check to judge."""
+    if not spec.optional or spec.base_type is str:
+        return text if text or not spec.optional else None
+    stripped = text.strip()
+    if not stripped:
         return None
     try:
-        return float(text) if is_float else int(text)
+        return spec.base_type(stripped)
     except ValueError:
-        return text  # kept as typed: the settings check reports it with the field's name
+        return stripped  # the settings check names the field and what it expects

@@ -24,9 +24,10 @@ from core.data.benchmarks import load_benchmark  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.embed.registry import resolve_embedder  # noqa: E402
 from core.llm import OracleJudge  # noqa: E402
-from core.methods.clusterllm import ClusterLLMSettings, trainable_model  # noqa: E402
-from core.methods.clusterllm_sampling import triplets_by_entropy  # noqa: E402
-from core.methods.clusterllm_training import TripletFineTuner  # noqa: E402
+from core.embed.encoders import trainable_model  # noqa: E402
+from core.methods.clusterllm import ClusterLLMSettings  # noqa: E402
+from core.methods.clusterllm.sampling import triplets_by_entropy  # noqa: E402
+from core.methods.clusterllm.objective import TripletFineTuner  # noqa: E402
 
 
 def decided_triplets(texts: list[str], labels: list[object], vectors: np.ndarray, wanted: int,

@@ -20,12 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.__main__ import parse_settings  # noqa: E402
+from core.__main__ import parse_pairs  # noqa: E402
 from core.bench import DEFAULT_SEEDS, score_over_seeds  # noqa: E402
 from core.data.benchmarks import load_benchmark  # noqa: E402
 from core.embed.causal_lm import embed_views, postprocess_embeddings  # noqa: E402
-from core.methods.baseline import table_features  # noqa: E402
-from core.methods.erasmo import ERASMO  # noqa: E402
+from core.embed.tabular import table_features  # noqa: E402
+from core.methods.erasmo import ERASMO, ERASMOParams  # noqa: E402
+from core.settings import parse_text_settings  # noqa: E402
 
 LAYERS = (6, 12, 18, 24, -1)
 POOLINGS = ("mean", "values", "predictive", "last")
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--skip-untuned", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    settings = parse_settings(args.set)
+    settings = parse_text_settings(ERASMOParams, parse_pairs(args.set))
     data = load_benchmark(args.dataset)
     truth = np.asarray(data.labels())
     k = len(np.unique(truth))
@@ -75,7 +76,8 @@ def main() -> None:
         with out.open("a") as handle:
             handle.write(json.dumps(line) + "\n")
 
-    record(0, "raw_features", score(table_features(data), truth, k))
+    raw = table_features(data.frame, data.columns_with("numeric"), data.columns_with("categorical"))
+    record(0, "raw_features", score(raw, truth, k))
     for epoch in range(0 if not args.skip_untuned else 1, args.epochs + 1):
         started = time.perf_counter()
         estimator = ERASMO(**{**settings, "epochs": epoch}, checkpoint_dir=checkpoint if epoch else None,

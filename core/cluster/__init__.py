@@ -1,6 +1,5 @@
 """Clustering: algorithms behind one estimator, choosing k, UMAP reduction and the cluster tree."""
-from core.cluster.algorithms import ALGORITHMS, LINKAGES, Clusterer, cluster
-from core.cluster.choose_k import choose_k_by_silhouette
+from core.cluster.algorithms import ALGORITHMS, LINKAGES, Clusterer, choose_k_by_silhouette, cluster
 from core.cluster.hierarchy import ClusterTree, MergeStep
 from core.cluster.reduce import UMAPReducer, project_2d
 

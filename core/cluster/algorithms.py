@@ -6,6 +6,7 @@ noise points keep the label -1.
 from __future__ import annotations
 
 import functools
+import typing
 from collections.abc import Callable
 
 import numpy as np
@@ -16,10 +17,11 @@ from core.cluster.choose_k import best_k, default_k_range, search_k
 from core.cluster.hierarchy import LINKAGES, ClusterTree, check_linkage
 from core.cluster.reduce import as_matrix
 from core.errors import SettingsError
+from core.settings import Algorithm
 
-__all__ = ["ALGORITHMS", "LINKAGES", "Clusterer", "cluster", "labeller"]
+__all__ = ["ALGORITHMS", "LINKAGES", "Clusterer", "choose_k_by_silhouette", "cluster", "labeller"]
 
-ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "spectral", "hdbscan")
+ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 NOISE = -1
 HDBSCAN_MIN_CLUSTER_SIZE = 10  # BERTopic's default
 AGGLOMERATIVE_MAX_ROWS = 20_000  # exact agglomeration stores all n² / 2 pairwise distances (1.6 GB at this size)
@@ -140,3 +142,11 @@ class Clusterer:
 def cluster(X: np.ndarray, algorithm: str = "kmeans", k: int | None = None, **settings) -> Clusterer:
     """Shorthand for `Clusterer(algorithm, k, **settings).fit(X)`."""
     return Clusterer(algorithm, k, **settings).fit(X)
+
+
+def choose_k_by_silhouette(X: np.ndarray, k_range: tuple[int, int] = (2, 15), *, algorithm: str = "kmeans",
+                           seed: int = 0, linkage: str = "ward") -> tuple[int, dict[int, float]]:
+    """The best k for `algorithm` on X and the whole curve {k: silhouette} it was read from."""
+    X = as_matrix(X)
+    curve = search_k(X, labeller(X, algorithm, linkage=linkage, seed=seed), k_range, seed=seed)
+    return best_k(curve), curve

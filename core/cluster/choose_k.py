@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from core.cluster.reduce import as_matrix
 from core.errors import SettingsError
 from core.metrics import silhouette
 
@@ -73,14 +72,3 @@ def best_k(curve: dict[int, float]) -> int:
     if not defined:
         return min(curve)
     return max(defined, key=lambda k: (defined[k], -k))
-
-
-def choose_k_by_silhouette(X: np.ndarray, k_range: tuple[int, int] = (2, 15), *, algorithm: str = "kmeans",
-                           seed: int = 0, linkage: str = "ward") -> tuple[int, dict[int, float]]:
-    """The best k for `algorithm` on X and the whole curve {k: silhouette} it was read from."""
-    # Imported here because the algorithms module uses this one to choose k inside Clusterer.fit.
-    from core.cluster.algorithms import labeller
-
-    X = as_matrix(X)
-    curve = search_k(X, labeller(X, algorithm, linkage=linkage, seed=seed), k_range, seed=seed)
-    return best_k(curve), curve

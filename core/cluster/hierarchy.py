@@ -6,6 +6,7 @@ complete) that starts from the leaf clusters instead of from single points.
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,8 +16,9 @@ from sklearn.cluster import MiniBatchKMeans
 
 from core.cluster.reduce import as_matrix
 from core.errors import SettingsError
+from core.settings import Linkage
 
-LINKAGES: tuple[str, ...] = ("ward", "average", "complete")
+LINKAGES: tuple[str, ...] = typing.get_args(Linkage)
 DENDROGRAM_LEAVES = 100  # default number of branches drawn; more makes the figure slow and unreadable
 
 

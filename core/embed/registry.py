@@ -65,6 +65,9 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
                           "sentence-transformers/all-mpnet-base-v2", mpnet_path),
 }
 
+EMBEDDER_CHOICES: tuple[str, ...] = tuple(OFFLINE_MODELS)
+"""What the forms offer for an embedder setting (any folder or Hugging Face id may be typed in)."""
+
 
 def mpnet_parts() -> list[Path]:
     """The five zip parts of MPNet in installed site-packages, in order (empty when not installed)."""

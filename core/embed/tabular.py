@@ -52,3 +52,8 @@ class TableFeatures:
         for column in self.categorical:
             prepared[column] = frame[column].astype("object").where(frame[column].notna(), "(missing)").astype(str)
         return prepared
+
+
+def table_features(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
+    """Scaled numeric + one-hot categorical features of a table's feature columns."""
+    return TableFeatures(numeric, categorical).fit_transform(frame)

@@ -1,40 +1,49 @@
-"""What every method provides to the run pipeline, and what the pipeline lends it (the run context)."""
+"""The Method contract: what a method declares and provides, with an explicit default for every capability.
+
+A method is one of two shapes, declared by `whole_run`:
+- a *row* method (`whole_run = False`) turns the rows of one data set into vectors (`represent`); the shared tail
+  (reduce, cluster, score, tree, map) does the rest, in a run and in the benchmark alike;
+- a *whole-run* method (`whole_run = True`, e.g. CACTUS: it trains on many small groups and clusters each on its own)
+  does its whole run in `execute` and has its own benchmark entry, `bench`.
+`view` names the screen that shows its runs ("explore", or "groups" for a method with its own page); the app maps
+views to pages, the library never names a page file. Nothing is discovered with hasattr: what a method does not
+override answers with the default below.
+"""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from core.data.dataset import Dataset
 from core.embed.base import Embedder
-from core.errors import RunCancelled
+from core.errors import SettingsError
+from core.llm.store import JudgmentStore
+from core.progress import ProgressFn, StopFn, check_stop, never_stop, no_progress
+from core.storage import RunDirectory
 
-if TYPE_CHECKING:  # only an annotation; importing core.runs here would close an import cycle
-    from core.runs.directory import RunDirectory
+if TYPE_CHECKING:  # annotations only: the estimate types live with the judges
+    from core.llm.estimate import QueryEstimate
 
-ProgressFn = Callable[[str, float, str], None]
-"""progress(stage, fraction of the whole run in [0, 1], message)."""
 EmbedderFactory = Callable[[str], Embedder]
 """Turns an embedder setting ("minilm", a folder, an HF id) into a (cached) Embedder."""
-
-
-def no_progress(stage: str, fraction: float, message: str) -> None:
-    """A progress callback that ignores everything (for library use without a UI)."""
+View = Literal["explore", "groups"]
 
 
 @dataclass
 class RunContext:
-    """Collaborators a method gets from the runner: where to write, how to report, when to stop, which models."""
+    """Collaborators a method gets from the runner: where to write, how to report, when to stop, which models, and
+    where judges' answers are kept (`judgments`)."""
 
     directory: RunDirectory
     embedders: EmbedderFactory
     progress: ProgressFn = no_progress
-    should_stop: Callable[[], bool] = lambda: False
+    should_stop: StopFn = never_stop
     device: str = "cpu"
     span: tuple[float, float] = (0.0, 1.0)
+    judgments: JudgmentStore | None = None
 
     def report(self, stage: str, fraction: float, message: str = "") -> None:
         """Report progress within this method's share (`span`) of the whole run."""
@@ -43,13 +52,28 @@ class RunContext:
 
     def check_stop(self) -> None:
         """Raise RunCancelled when the user pressed Cancel; call it between units of work."""
-        if self.should_stop():
-            raise RunCancelled("The run was cancelled.")
+        check_stop(self.should_stop)
+
+    def within(self, low: float, high: float) -> "RunContext":
+        """The same context with its progress share narrowed to [low, high] of the current span."""
+        start, end = self.span
+        return replace(self, span=(start + (end - start) * low, start + (end - start) * high))
+
+    def embed_texts(self, texts: list[str], embedder: str) -> np.ndarray:
+        """Embed texts with the (cached) embedder named in a setting, reporting progress and obeying Cancel."""
+        self.report("embed", 0.0, f"Loading {embedder}")
+        model = self.embedders(embedder)
+
+        def on_batch(done: int, total: int) -> None:
+            self.check_stop()
+            self.report("embed", done / max(total, 1), f"Embedded {done:,}/{total:,} texts")
+
+        return model.encode(texts, progress=on_batch)
 
 
 @dataclass
 class Representation:
-    """A method's output: one vector per row, plus optional comparisons scored beside it.
+    """A row method's output: one vector per row, plus optional comparisons scored beside it.
 
     `comparisons` holds other representations of the same rows (baselines, the model before fine-tuning) that the
     pipeline clusters and scores the same way; `suggested_k` is a method's own choice of k; `details` is JSON-able
@@ -62,45 +86,50 @@ class Representation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Method(Protocol):
-    """A registered method: turns a Dataset into a Representation under typed settings."""
+class Method:
+    """Base class of every method. Subclasses set `name`, `label` (a short name for messages and menus), `title`,
+    `kinds` and `settings_type`, and override what they can do."""
 
     name: ClassVar[str]
+    label: ClassVar[str]
     title: ClassVar[str]
+    summary: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]]
     settings_type: ClassVar[type]
+    whole_run: ClassVar[bool] = False
+    view: ClassVar[View] = "explore"
+    comparison_titles: ClassVar[dict[str, str]] = {}
 
     def represent(self, data: Dataset, settings: Any, context: RunContext) -> Representation:
-        ...
-
-
-class WholeRunMethod(Protocol):
-    """A method whose run is not "represent the rows, then cluster them all" (CACTUS trains on groups and clusters
-    each group on its own): `execute` does the whole run in the run folder and returns the run's summary. It keeps
-    `represent` for the protocol (raising a SettingsError that says where the method is used) and names its `page`."""
-
-    page: ClassVar[str]
+        """One vector per row (row methods). A whole-run method says where it is used instead."""
+        raise SettingsError(f"{self.label} does not cluster one set of rows: use the {self.label} page, or its "
+                            f"benchmark (python -m core bench ... --method {self.name}).")
 
     def execute(self, data: Dataset, settings: Any, context: RunContext) -> dict[str, Any]:
-        ...
+        """The whole run in `context.directory`, returning the run's summary (whole-run methods only)."""
+        raise SettingsError(f"{self.label} clusters the rows of one data set; it has no run of its own shape.")
 
+    def bench(self, options: Any, progress: ProgressFn = no_progress) -> dict[str, Any]:
+        """A whole-run method's own benchmark (row methods use the shared one in core.bench)."""
+        raise SettingsError(f"{self.label} is benchmarked by the shared row benchmark.")
 
-class Stopwatch:
-    """Named wall-clock timings, for the benchmark's "seconds" block."""
+    def bench_fields(self, representation: Representation, comparisons: dict[str, Any],
+                     k_true: int) -> dict[str, Any]:
+        """Keys this method adds to the row benchmark's JSON (none by default)."""
+        return {}
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    def format_bench(self, result: dict[str, Any]) -> str | None:
+        """A whole-run method's benchmark result as a printed table (None: the shared row table)."""
+        return None
 
-    def time(self, name: str) -> "_Lap":
-        return _Lap(self, name)
+    def bench_datasets(self) -> Sequence[str]:
+        """Named benchmarks only this method's `bench` can run (none by default)."""
+        return ()
 
+    def estimate_seconds(self, data: Dataset, settings: Any, device: str) -> float | None:
+        """Roughly how long a run takes on `device`, before it starts (None: no estimate)."""
+        return None
 
-class _Lap:
-    def __init__(self, watch: Stopwatch, name: str) -> None:
-        self.watch, self.name = watch, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.watch.seconds[self.name] = self.watch.seconds.get(self.name, 0.0) + time.perf_counter() - self.start
+    def estimate_questions(self, data: Dataset, settings: Any) -> QueryEstimate | None:
+        """How many questions a run may put to a judge and what they cost (None: it asks none)."""
+        return None

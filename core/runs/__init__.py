@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core import paths
-from core.runs.directory import RunDirectory
+from core.storage import RunDirectory
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
 from core.runs.jobs import JobManager
 from core.runs.store import RunRecord, RunStore

@@ -13,7 +13,7 @@ from core.data.dataset import Dataset
 from core.errors import ClusterLensError
 from core.metrics import score_clustering
 from core.profiles import ClusterProfile, profile_clusters, top_terms
-from core.runs.directory import CONFIG, EMBEDDINGS, LABELS, METRICS, PROJECTION, TREE, RunDirectory
+from core.storage import CONFIG, EMBEDDINGS, LABELS, METRICS, PROJECTION, TREE, RunDirectory
 from core.runs.execute import SPACE, load_run_dataset
 from core.settings import RunConfig
 

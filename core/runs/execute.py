@@ -5,7 +5,6 @@ reads the data snapshot and config from the run folder and writes every artifact
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,14 @@ from core.cluster import ClusterTree, project_2d
 from core.data.dataset import Dataset
 from core.device import resolve_device
 from core.embed.registry import resolve_embedder
-from core.methods import get_method, method_settings
-from core.methods.base import EmbedderFactory, ProgressFn, RunContext, no_progress
-from core.pipeline import cluster_and_score, clustering_space, uses_umap
-from core.runs.directory import CONFIG, EMBEDDINGS, INPUT, LABELS, METRICS, PROJECTION, TREE, RunDirectory
 from core.errors import SettingsError
-from core.settings import RunConfig
+from core.llm.store import JudgmentStore
+from core.methods import get_method, method_settings
+from core.methods.base import EmbedderFactory, RunContext
+from core.pipeline import cluster_and_score, clustering_space, uses_umap
+from core.progress import ProgressFn, StopFn, never_stop, no_progress
+from core.settings import RunConfig, check_settings
+from core.storage import CONFIG, EMBEDDINGS, INPUT, LABELS, METRICS, PROJECTION, TREE, RunDirectory
 
 SPACE = "space.npy"
 TREE_MAX_LEAVES = 300
@@ -36,6 +37,7 @@ def prepare_run(directory: RunDirectory, config: RunConfig, frame: pd.DataFrame)
         raise SettingsError(f"{method.title} works on {' or '.join(method.kinds)} data, and this data set is a "
                             f"{config.kind}. Pick another method or change the data's kind on the Data page.")
     method_settings(method, config.method_settings)
+    check_settings(config.clustering)
     directory.write_json(CONFIG, config.to_dict())
     directory.save_frame(INPUT, frame)
 
@@ -46,20 +48,22 @@ def load_run_dataset(directory: RunDirectory, config: RunConfig) -> Dataset:
 
 
 def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = no_progress,
-                should_stop: Callable[[], bool] = lambda: False, *,
-                embedders: EmbedderFactory | None = None) -> dict[str, Any]:
-    """Represent the rows with the configured method, cluster, score, project and save; return a short summary."""
+                should_stop: StopFn = never_stop, *, embedders: EmbedderFactory | None = None,
+                judgments: JudgmentStore | None = None) -> dict[str, Any]:
+    """Represent the rows with the configured method, cluster, score, project and save; return a short summary.
+
+    `embedders` and `judgments` default to the machine's model registry and the catalogue's answer store."""
     directory = RunDirectory(run_dir)
     data = load_run_dataset(directory, config)
     data.validate()
     method = get_method(config.method)
     settings = method_settings(method, config.method_settings)
     device = resolve_device(config.device)
-    whole_run = hasattr(method, "execute")  # e.g. CACTUS: trains on groups, clusters each group (WholeRunMethod)
     context = RunContext(directory, embedders or (lambda spec: resolve_embedder(spec, device=device)),
-                         progress, should_stop, device, span=(0.0, 0.99) if whole_run else METHOD_SPAN)
+                         progress, should_stop, device, span=(0.0, 0.99) if method.whole_run else METHOD_SPAN,
+                         judgments=judgments or JudgmentStore())
     progress("start", 0.0, f"Starting {method.title} on {len(data.frame)} rows ({device})")
-    if whole_run:
+    if method.whole_run:
         summary = method.execute(data, settings, context)
         progress("done", 1.0, "Finished")
         return summary
@@ -102,6 +106,7 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
         "k_curve": outcome.k_curve,
         "noise_fraction": outcome.noise_fraction,
         "comparisons": comparisons,
+        "comparison_titles": method.comparison_titles,
         "details": representation.details,
     }
     directory.write_json(METRICS, metrics)

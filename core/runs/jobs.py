@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.errors import ClusterLensError, RunCancelled
-from core.runs.directory import CONFIG, RunDirectory
+from core.storage import CONFIG, RunDirectory
 from core.runs.execute import execute_run
 from core.runs.store import RunStore
 from core.settings import RunConfig

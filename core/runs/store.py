@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ClusterLensError
-from core.runs.directory import STATUS, RunDirectory, dumps_json
+from core.storage import STATUS, RunDirectory, dumps_json
 from core.sqlite import connect
 
 ACTIVE = ("queued", "running")

@@ -1,7 +1,5 @@
 """Explore and Export pages on a finished run: scores, map, recut by the k slider, profiles, downloads."""
-import io
 
-import pandas as pd
 import pytest
 
 from core.data.samples import load_sample
@@ -50,13 +48,13 @@ def test_export_offers_safe_labels(app, finished_run):
 
 
 def test_explore_names_erasmo_baselines_and_draws_the_loss_curve(app, finished_run):
-    from core.methods.erasmo import COMPARISON_TITLES
-    from core.runs.directory import METRICS, RunDirectory
+    from core.methods.erasmo import ERASMOMethod
+    from core.storage import METRICS, RunDirectory
 
     directory = RunDirectory(finished_run.path)
     scores = directory.read_json(METRICS)
     scores["comparisons"] = {"lm_no_finetune": scores["metrics"]}
-    scores["details"] = {"loss": {"step": [4.1, 3.2, 2.5], "epoch": [3.27]}, "comparison_titles": COMPARISON_TITLES}
+    scores["details"] = {"loss": {"step": [4.1, 3.2, 2.5], "epoch": [3.27]}, "comparison_titles": ERASMOMethod.comparison_titles}
     directory.write_json(METRICS, scores)
     at = app("pages/explore.py")
     assert not at.exception

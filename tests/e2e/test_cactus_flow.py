@@ -3,6 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.groups import example_groups
+from tests.e2e.widgets import open_advanced
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +27,9 @@ def test_analyst_trains_on_sessions_and_clusters_a_new_one(page, server, session
     page.get_by_role("button", name="Use these columns").click()
     expect(page.get_by_text("clustered groups, ")).to_be_visible()
 
-    page.get_by_label("epochs").fill("1")
-    page.get_by_label("pretrain steps").fill("0")
+    page.get_by_label("Epochs", exact=True).fill("1")
+    open_advanced(page)
+    page.get_by_label("Self-supervised steps", exact=True).fill("0")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("AMI (mean over groups)")).to_be_visible(timeout=240_000)
     expect(page.get_by_text("vs untrained encoder").first).to_be_visible()

@@ -6,11 +6,11 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import choose
+from tests.e2e.widgets import choose, open_advanced
 
 pytestmark = pytest.mark.e2e
 
-TINY_ERASMO = {"epochs": "1", "max length": "48", "batch size": "12"}
+TINY_ERASMO = {"Epochs": "1", "Longest row (tokens)": "48", "Batch size": "12"}
 BASELINES = ("raw features (scaled numeric + one-hot)", "same LM without fine-tuning",
              "sentence embedder on the same text")
 
@@ -32,6 +32,7 @@ def test_analyst_fine_tunes_erasmo_and_compares_it_with_the_baselines(page, serv
     page.get_by_role("link", name="Run").first.click()
     choose(page, "Method", "ERASMO (fine-tuned causal LM on rows as text)")
     expect(page.get_by_text("Estimated time on")).to_be_visible()
+    open_advanced(page)
     for label, value in TINY_ERASMO.items():
         page.get_by_label(label, exact=True).fill(value)
     page.get_by_role("checkbox", name="Choose k by silhouette").uncheck(force=True)

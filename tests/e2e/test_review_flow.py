@@ -6,11 +6,12 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.widgets import choose
+from tests.e2e.widgets import choose, open_advanced
 
 pytestmark = pytest.mark.e2e
 
-TINY_CLUSTERLLM = {"n triplets": "32", "epochs": "1", "iterations": "1", "k max": "12"}
+TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1", "Rounds": "1",
+                   "Largest k the judge considers": "12"}
 
 
 def test_analyst_reviews_the_judge_and_retrains(page, server):
@@ -23,7 +24,8 @@ def test_analyst_reviews_the_judge_and_retrains(page, server):
 
     page.get_by_role("link", name="Run").first.click()
     choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
-    choose(page, "judge", "oracle")
+    choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
+    open_advanced(page)
     for label, value in TINY_CLUSTERLLM.items():
         page.get_by_label(label, exact=True).fill(value)
     choose(page, "Reduce before clustering", "none")

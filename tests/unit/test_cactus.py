@@ -7,7 +7,7 @@ import torch
 from core.data.groups import EntityGroup
 from core.errors import RunCancelled, SettingsError
 from core.methods.cactus import CACTUS, CACTUSMethod, EncoderBaseline, load_run_models
-from core.methods.cactus_training import (augmented_triplet_loss, drop_words, self_supervised_groups,
+from core.methods.cactus.objective import (augmented_triplet_loss, drop_words, self_supervised_groups,
                                           triplet_loss)
 from tests.unit.cactus_helpers import TOPICS, tiny_encoder, topic_groups
 
@@ -84,7 +84,7 @@ def test_training_lowers_the_loss_on_a_repeated_group():
 
 
 def test_a_cancelled_fit_resumes_to_the_same_model_as_an_uninterrupted_one(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.methods.cactus_training.CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every step
+    monkeypatch.setattr("core.methods.cactus.objective.CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every step
     train = topic_groups(4, seed=5)
     whole = tiny(epochs=2).fit(train)
     calls = {"n": 0}
@@ -172,7 +172,7 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
     from core.bench import BenchOptions, format_table
     from core.data.benchmarks import shared_data_dir
     from core.data.group_benchmarks import GroupBenchmark
-    from core.methods.cactus_bench import run_group_bench
+    from core.methods.cactus.bench import run_group_bench
 
     if not (shared_data_dir() / "clinc150").is_dir():
         pytest.skip("shared benchmark data not present")

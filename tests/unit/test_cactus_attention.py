@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.errors import SettingsError
-from core.methods.cactus_attention import ContextEncoder, family_of, group_attention, key_mask
+from core.methods.cactus.attention import ContextEncoder, family_of, group_attention, key_mask
 
 # Three entities of lengths 3, 1 and 2, padded to 3 tokens.
 TOKENS = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0]], dtype=torch.bool)
@@ -165,7 +165,7 @@ def test_an_unsupported_encoder_is_named():
 def test_load_encoder_finds_the_transformer_of_a_sentence_transformers_folder(tmp_path):
     import json
 
-    from core.methods.cactus_attention import load_encoder
+    from core.embed.encoders import load_encoder
     from tests.unit.cactus_helpers import tiny_encoder
 
     model, tokenizer = tiny_encoder()
@@ -180,7 +180,7 @@ def test_load_encoder_finds_the_transformer_of_a_sentence_transformers_folder(tm
 
 
 def test_a_t5_checkpoint_loads_as_its_encoder_only(tmp_path):
-    from core.methods.cactus_attention import load_encoder
+    from core.embed.encoders import load_encoder
     from tests.unit.cactus_helpers import tiny_tokenizer
     from transformers import T5Config, T5ForConditionalGeneration
 
@@ -193,7 +193,7 @@ def test_a_t5_checkpoint_loads_as_its_encoder_only(tmp_path):
 
 def test_an_encoder_that_cannot_be_had_is_a_clear_error(tmp_path):
     from core.errors import ModelUnavailableError
-    from core.methods.cactus_attention import load_encoder
+    from core.embed.encoders import load_encoder
 
     with pytest.raises(ModelUnavailableError, match="Could not load the encoder"):
         load_encoder(str(tmp_path))  # an empty folder

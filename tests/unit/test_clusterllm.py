@@ -17,10 +17,10 @@ from core.errors import RunCancelled, SettingsError
 from core.llm import JudgmentStore, OracleJudge
 from core.methods.base import RunContext
 from core.methods.clusterllm import ClusterLLM, ClusterLLMMethod, ClusterLLMSettings
-from core.methods.clusterllm_sampling import (assignment_entropy, f_beta_curve, granularity_pairs, random_triplets,
+from core.methods.clusterllm.sampling import (assignment_entropy, f_beta_curve, granularity_pairs, random_triplets,
                                               triplets_by_entropy)
-from core.methods.clusterllm_training import TripletFineTuner, info_nce_loss
-from core.runs.directory import RunDirectory
+from core.methods.clusterllm.objective import TripletFineTuner, info_nce_loss
+from core.storage import RunDirectory
 
 torch = pytest.importorskip("torch")
 
@@ -221,9 +221,9 @@ def test_f_beta_curve_picks_the_labelled_granularity(level, k_true):
 
 def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_texts, tmp_path):
     texts, labels = topic_texts
-    estimator = ClusterLLM(load_tiny(tiny_model_dir), OracleJudge(texts, labels), n_triplets=40, epochs=2, lr=1e-3,
-                           batch_size=16, temperature=0.05, k_max=10, checkpoint_dir=tmp_path / "ckpt",
-                           model_dir=tmp_path / "model").fit(texts)
+    estimator = ClusterLLM(embedder=load_tiny(tiny_model_dir), judge=OracleJudge(texts, labels), n_triplets=40,
+                           epochs=2, lr=1e-3, batch_size=16, temperature=0.05, k_max=10,
+                           checkpoint_dir=tmp_path / "ckpt", model_dir=tmp_path / "model").fit(texts)
     assert estimator.embeddings_.shape == estimator.base_embeddings_.shape == (60, 32)
     assert not np.allclose(estimator.embeddings_, estimator.base_embeddings_)
     assert estimator.triplets_.shape == (2 * 40, 3) and len(estimator.history_) == 2 * 2  # 2 rounds by default
@@ -233,7 +233,8 @@ def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_te
     reloaded = load_tiny(tmp_path / "model").encode(texts[:3], normalize_embeddings=True)
     np.testing.assert_allclose(reloaded, estimator.embeddings_[:3], atol=1e-5)
     with pytest.raises(SettingsError):
-        ClusterLLM(load_tiny(tiny_model_dir), OracleJudge(texts, labels), sampling="cleverest").fit(texts)
+        ClusterLLM(embedder=load_tiny(tiny_model_dir), judge=OracleJudge(texts, labels),
+                   sampling="cleverest").fit(texts)
 
 
 def test_clusterllm_method_in_a_run(tiny_model_dir, topic_texts, tmp_path):
@@ -245,8 +246,9 @@ def test_clusterllm_method_in_a_run(tiny_model_dir, topic_texts, tmp_path):
 
     def run(run_id: str):
         context = RunContext(RunDirectory(tmp_path / run_id),
-                             embedders=lambda spec: SentenceTransformerEmbedder(str(tiny_model_dir), name=spec))
-        return ClusterLLMMethod(store).represent(data, settings, context)
+                             embedders=lambda spec: SentenceTransformerEmbedder(str(tiny_model_dir), name=spec),
+                             judgments=store)
+        return ClusterLLMMethod().represent(data, settings, context)
 
     first = run("run-1")
     assert first.embeddings.shape == first.comparisons["base"].shape == (60, 32)
@@ -270,8 +272,9 @@ def test_saved_questions_are_reused_only_for_the_same_judge(tiny_model_dir, topi
             return type(answer)(choice=1, raw="Choice 1", tokens=0, cost=0.0, latency=0.0, source="judge")
 
     common = dict(n_triplets=30, epochs=1, lr=1e-3, batch_size=16, k_max=6, checkpoint_dir=tmp_path / "ckpt")
-    oracle = ClusterLLM(load_tiny(tiny_model_dir), OracleJudge(texts, labels), **common).fit(texts)
-    other = ClusterLLM(load_tiny(tiny_model_dir), AlwaysFirst(texts, labels, name="always-first"), **common).fit(texts)
+    oracle = ClusterLLM(embedder=load_tiny(tiny_model_dir), judge=OracleJudge(texts, labels), **common).fit(texts)
+    other = ClusterLLM(embedder=load_tiny(tiny_model_dir), judge=AlwaysFirst(texts, labels, name="always-first"),
+                       **common).fit(texts)
     assert (other.triplet_answers_ == 1).all()
     assert not np.array_equal(other.triplet_answers_, oracle.triplet_answers_)
 

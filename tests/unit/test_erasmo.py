@@ -11,8 +11,9 @@ from core.data.encode import rows_to_texts
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import RunContext
 from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings, approximate_tokens
-from core.methods.erasmo_training import epoch_generator, finetune
-from core.runs.directory import RunDirectory
+from core.methods.erasmo.objective import finetune
+from core.train import epoch_generator
+from core.storage import RunDirectory
 
 FRAME = pd.DataFrame({
     "species": ["Adelie", "Gentoo", "Chinstrap", "Adelie", "Gentoo", "Chinstrap"] * 2,
@@ -23,7 +24,7 @@ FRAME = pd.DataFrame({
 
 def tiny_erasmo(tiny_lm, **options) -> ERASMO:
     settings = {"epochs": 1, "batch_size": 4, "max_length": 64, "lr": 1e-2, "seed": 3, "model_loader": tiny_lm}
-    return ERASMO("tiny", **{**settings, **options})
+    return ERASMO(model="tiny", **{**settings, **options})
 
 
 def lora_weights(model) -> dict[str, torch.Tensor]:
@@ -146,10 +147,10 @@ def test_method_returns_erasmo_and_three_comparisons(tiny_lm, fake_embedder, tmp
 def test_time_estimate_grows_with_epochs_and_rows_and_is_none_for_unknown_models() -> None:
     roles = {"species": "label", "bill_length_mm": "numeric", "island": "categorical"}
     small, large = (Dataset(pd.concat([FRAME] * n, ignore_index=True), "table", roles) for n in (1, 10))
-    base = ERASMOMethod.estimate_seconds(small, ERASMOSettings(), "cpu")
-    assert base < ERASMOMethod.estimate_seconds(small, ERASMOSettings(epochs=10), "cpu")
-    assert base < ERASMOMethod.estimate_seconds(large, ERASMOSettings(), "cpu")
-    assert ERASMOMethod.estimate_seconds(large, ERASMOSettings(), "cuda:0") < ERASMOMethod.estimate_seconds(
+    base = ERASMOMethod().estimate_seconds(small, ERASMOSettings(), "cpu")
+    assert base < ERASMOMethod().estimate_seconds(small, ERASMOSettings(epochs=10), "cpu")
+    assert base < ERASMOMethod().estimate_seconds(large, ERASMOSettings(), "cpu")
+    assert ERASMOMethod().estimate_seconds(large, ERASMOSettings(), "cuda:0") < ERASMOMethod().estimate_seconds(
         large, ERASMOSettings(), "cpu")
-    assert ERASMOMethod.estimate_seconds(small, ERASMOSettings(model="someone/some-model"), "cpu") is None
+    assert ERASMOMethod().estimate_seconds(small, ERASMOSettings(model="someone/some-model"), "cpu") is None
     assert approximate_tokens("bill length mm is 39.1") == pytest.approx(1 + 3 + 1 + 19 / 4)

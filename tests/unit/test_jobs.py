@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import SettingsError
 from core.runs import JobManager, RunStore, create_run
-from core.runs.directory import LOG
+from core.storage import LOG
 from core.settings import RunConfig
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import ClusterLensError
 from core.runs import RunStore
-from core.runs.directory import STATUS, RunDirectory, dumps_json
+from core.storage import STATUS, RunDirectory, dumps_json
 
 
 @pytest.fixture

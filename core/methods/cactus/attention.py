@@ -16,7 +16,6 @@ Supported layer families: BERT-style (BERT, RoBERTa, MiniLM, E5, BGE...), MPNet 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from core.errors import ModelUnavailableError, SettingsError
+from core.errors import SettingsError
 
 ATTENTIONS = ("sia", "nia", "fia")
 
@@ -274,43 +273,3 @@ class ContextEncoder(nn.Module):
 def _split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
     n, length, width = states.shape
     return states.view(n, length, heads, width // heads).transpose(1, 2)
-
-
-def transformer_folder(folder: Path) -> Path:
-    """Where a sentence-transformers folder keeps its transformer (the root for MiniLM and MPNet)."""
-    import json
-
-    modules = folder / "modules.json"
-    if modules.exists():
-        for module in json.loads(modules.read_text()):
-            if module.get("type", "").endswith("Transformer"):
-                return folder / module.get("path", "")
-    return folder
-
-
-def load_encoder(spec: str, device: str = "cpu") -> tuple[Any, Any]:
-    """(encoder, tokenizer) for an encoder setting: "minilm", "mpnet", a folder or a Hugging Face id.
-
-    T5 checkpoints load as their encoder only. Any failure to load is a ModelUnavailableError.
-    """
-    from transformers import AutoConfig, AutoModel, AutoTokenizer, T5EncoderModel
-
-    from core.embed.base import hub_reachable
-    from core.embed.registry import describe_embedder
-
-    source, _, offline = describe_embedder(spec)
-    if Path(source).is_dir():
-        source = str(transformer_folder(Path(source)))
-    local_only = offline or not hub_reachable()
-    try:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_only)
-        loader = T5EncoderModel if config.model_type in ("t5", "mt5") else AutoModel
-        model = loader.from_pretrained(source, local_files_only=local_only)
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-    except Exception as exc:
-        raise ModelUnavailableError(
-            f"Could not load the encoder {spec!r} ({type(exc).__name__}: {str(exc)[:200]}). Use an installed model "
-            "('minilm', 'mpnet'), a local model folder, or a Hugging Face id on a machine that can reach the hub."
-        ) from exc
-    family_of(model)
-    return model.to(device), tokenizer

@@ -21,8 +21,8 @@ from torch import nn
 
 from core.data.groups import EntityGroup
 from core.errors import RunCancelled, SettingsError
-from core.methods.cactus_attention import ContextEncoder
-from core.methods.erasmo_training import Checkpoint
+from core.methods.cactus.attention import ContextEncoder
+from core.train import Checkpoint
 
 LOSSES = ("augmented", "triplet")
 NEUTRAL_INIT = 0.5

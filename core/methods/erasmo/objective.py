@@ -5,41 +5,20 @@ same way, so a run resumed from a checkpoint trains exactly as an uninterrupted 
 """
 from __future__ import annotations
 
-import json
-import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import RunCancelled, SettingsError
+from core.train import Checkpoint, epoch_generator
 
 TrainProgress = Callable[[float, str], None]
 """progress(fraction of the fine-tuning done in [0, 1], message with loss and ETA)."""
 EpochTexts = Callable[[int, np.random.Generator], list[str]]
 """texts(epoch, generator): the rows encoded for one epoch, clause order drawn from the generator."""
 
-ADAPTER = "adapter"
-FULL_WEIGHTS = "model.safetensors"
-STATE = "state.pt"
-FINGERPRINT = "fingerprint.json"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch, so the same seed gives the same model and the same embeddings."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def epoch_generator(seed: int, epoch: int) -> np.random.Generator:
-    """The generator of one epoch's shuffles; depends only on (seed, epoch) so resuming repeats it."""
-    return np.random.default_rng([seed, epoch])
 
 
 def add_lora(model: Any, *, r: int, alpha: int, dropout: float, target_modules: Sequence[str] | None) -> Any:
@@ -61,58 +40,6 @@ def causal_lm_batch(tokenizer: Any, texts: Sequence[str], *, max_length: int, de
                       truncation=True, max_length=max_length)
     batch["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     return {name: tensor.to(device) for name, tensor in batch.items()}
-
-
-class Checkpoint:
-    """A folder holding the latest finished epoch: trainable weights, optimizer state, epoch and loss history.
-
-    LoRA adapters are saved with peft's `save_pretrained` (reusable as is); a full fine-tune saves the model's
-    weights. `fingerprint` (the training settings) must match to resume, so a changed setting never mixes runs.
-    """
-
-    def __init__(self, folder: str | Path, fingerprint: dict[str, Any]) -> None:
-        self.folder = Path(folder)
-        self.fingerprint = fingerprint
-
-    def exists(self) -> bool:
-        return (self.folder / STATE).exists()
-
-    def save(self, model: Any, optimizer: Any, epoch: int, history: dict[str, list[float]], lora: bool) -> None:
-        """Write the checkpoint to a temporary folder, then swap it in, so a crash keeps the previous one."""
-        import torch
-        from safetensors.torch import save_model
-
-        tmp = self.folder.with_name(f".{self.folder.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if lora:
-            model.save_pretrained(tmp / ADAPTER)
-        else:
-            save_model(model, str(tmp / FULL_WEIGHTS))
-        torch.save({"epoch": epoch, "history": history, "optimizer": optimizer.state_dict()}, tmp / STATE)
-        (tmp / FINGERPRINT).write_text(json.dumps(self.fingerprint, sort_keys=True))
-        shutil.rmtree(self.folder, ignore_errors=True)
-        tmp.rename(self.folder)
-
-    def load(self, model: Any, optimizer: Any, lora: bool) -> tuple[int, dict[str, list[float]]]:
-        """Restore weights and optimizer; return (epochs done, history)."""
-        import torch
-        from safetensors.torch import load_file, load_model
-
-        saved = json.loads((self.folder / FINGERPRINT).read_text())
-        if saved != json.loads(json.dumps(self.fingerprint, sort_keys=True)):
-            changed = sorted(k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k))
-            raise SettingsError(f"The checkpoint in {self.folder} was made with other settings ({', '.join(changed)}). "
-                                "Keep the settings to resume, or delete the folder to start over.")
-        if lora:
-            from peft import set_peft_model_state_dict
-
-            set_peft_model_state_dict(model, load_file(str(self.folder / ADAPTER / "adapter_model.safetensors")))
-        else:
-            load_model(model, str(self.folder / FULL_WEIGHTS))
-        state = torch.load(self.folder / STATE, weights_only=True)
-        optimizer.load_state_dict(state["optimizer"])
-        return int(state["epoch"]), {name: list(values) for name, values in state["history"].items()}
 
 
 def finetune(model: Any, tokenizer: Any, epoch_texts: EpochTexts, *, epochs: int, lr: float, batch_size: int,

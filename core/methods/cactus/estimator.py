@@ -1,48 +1,39 @@
-"""CACTUS (arXiv 2405.00988): learn how a team clusters small groups of entities, then cluster new groups that way.
-
-Its shape differs from the other methods: it trains on many groups that each carry a clustering and predicts the
-clustering of new groups, instead of representing one set of rows for the shared cluster-and-score tail. So
-`CACTUS(...).fit(groups, val_groups).predict(new_groups)` is the estimator, and `CACTUSMethod.execute` is a whole run
-(train in the background job runner, choose the threshold, score against the untrained encoder, save the model),
-which `execute_run` hands over to instead of the usual represent -> cluster pipeline.
-"""
+"""The CACTUS estimator (arXiv 2405.00988): learn how a team clusters small groups of entities, then cluster new
+groups that way; and the untrained encoder it must beat, clustered the same way."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from core.cluster.threshold import choose_threshold, cluster_by_threshold, score_groups
-from core.data.dataset import Dataset
-from core.data.groups import EntityGroup, split_groups, training_groups
-from core.embed.registry import DEFAULT_EMBEDDER
-from core.errors import RunCancelled, SettingsError
+from core.data.groups import EntityGroup
 from core.embed.base import Embedder
-from core.methods.base import EmbedderFactory, ProgressFn, Representation, RunContext, no_progress
+from core.methods.base import EmbedderFactory
+from core.embed.encoders import load_encoder
+from core.errors import SettingsError
+from core.methods.cactus.attention import ContextEncoder
+from core.methods.cactus.objective import CactusNetwork, epoch_order, self_supervised_groups, train_stage
+from core.methods.cactus.settings import CACTUSParams
 from core.metrics import mean_std
+from core.progress import ProgressFn, StopFn, check_stop, never_stop, no_progress, within
+from core.settings import check_settings, values_of
+from core.train import Checkpoint, seed_everything
 
 EncoderLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(encoder setting, device) -> (Hugging Face encoder, tokenizer); injected so tests use a tiny model."""
-MODEL_FOLDER = "cactus-model"
-CHECKPOINT_FOLDER = "cactus-checkpoints"
 WEIGHTS = "network.safetensors"
 SAVED = "cactus.json"
 
 
-def _default_loader(spec: str, device: str) -> tuple[Any, Any]:
-    from core.methods.cactus_attention import load_encoder
-
-    return load_encoder(spec, device)
-
-
-class CACTUS:
-    """Context-aware clustering of entity groups.
+@dataclass(kw_only=True)
+class CACTUS(CACTUSParams):
+    """Context-aware clustering of entity groups: `CACTUS(attention="sia").fit(groups, val_groups).predict(new)`.
 
     Fine-tunes `encoder` with `attention` ("sia", "nia" or "fia") between a group's entities (`context_bias`: the
     starting score offset of other entities' keys, see ContextEncoder): first self-supervised (`pretrain_steps`
@@ -55,35 +46,14 @@ class CACTUS:
     `history_` ({"pretrain": losses, "train": losses}), `seconds_` (per stage).
     """
 
-    def __init__(self, encoder: str = DEFAULT_EMBEDDER, *, attention: str = "sia", context_bias: float = -3.0,
-                 loss: str = "augmented", margin: float = 0.1, epochs: int = 1, lr: float = 5e-5, batch_groups: int = 1,
-                 pretrain_steps: int = 0, word_drop: float = 0.3, max_tokens: int = 32, seed: int = 0,
-                 device: str = "cpu", checkpoint_dir: str | Path | None = None, progress: ProgressFn = no_progress,
-                 should_stop: Callable[[], bool] | None = None,
-                 encoder_loader: EncoderLoader = _default_loader) -> None:
-        self.encoder = encoder
-        self.attention = attention
-        self.context_bias = context_bias
-        self.loss = loss
-        self.margin = margin
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_groups = batch_groups
-        self.pretrain_steps = pretrain_steps
-        self.word_drop = word_drop
-        self.max_tokens = max_tokens
-        self.seed = seed
-        self.device = device
-        self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
-        self.should_stop = should_stop
-        self.encoder_loader = encoder_loader
+    device: str = "cpu"
+    checkpoint_dir: str | Path | None = None
+    progress: ProgressFn = no_progress
+    should_stop: StopFn = never_stop
+    encoder_loader: EncoderLoader = load_encoder
 
     def fit(self, groups: Sequence[EntityGroup], val_groups: Sequence[EntityGroup] | None = None) -> "CACTUS":
         """Train on labelled groups, then choose the threshold on `val_groups` (the training groups when None)."""
-        from core.methods.cactus_training import epoch_order, self_supervised_groups, train_stage
-        from core.methods.erasmo_training import seed_everything
-
         groups = list(groups)
         self._check(groups, val_groups)
         seed_everything(self.seed)
@@ -145,7 +115,7 @@ class CACTUS:
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str = "cpu",
-             encoder_loader: EncoderLoader = _default_loader) -> "CACTUS":
+             encoder_loader: EncoderLoader = load_encoder) -> "CACTUS":
         """A trained CACTUS saved by `save`, ready to predict."""
         from safetensors.torch import load_model
 
@@ -159,37 +129,20 @@ class CACTUS:
         return model
 
     def _settings(self) -> dict[str, Any]:
-        names = ("encoder", "attention", "context_bias", "loss", "margin", "epochs", "lr", "batch_groups",
-                 "pretrain_steps", "word_drop", "max_tokens", "seed")
-        return {name: getattr(self, name) for name in names}
+        return values_of(self, CACTUSParams)
 
     def _network(self):
-        from core.methods.cactus_attention import ContextEncoder
-        from core.methods.cactus_training import CactusNetwork
-
         model, tokenizer = self.encoder_loader(self.encoder, self.device)
         encoder = ContextEncoder(model, self.attention, self.context_bias)
         return CactusNetwork(encoder, tokenizer, self.max_tokens).to(self.device).eval()
 
     def _checkpoint(self, stage: str):
-        from core.methods.erasmo_training import Checkpoint
-
         if self.checkpoint_dir is None:
             return None
         return Checkpoint(Path(self.checkpoint_dir) / stage, {**self._settings(), "stage": stage})
 
     def _check(self, groups: list[EntityGroup], val_groups: Sequence[EntityGroup] | None) -> None:
-        from core.methods.cactus_attention import check_attention
-        from core.methods.cactus_training import LOSSES
-
-        check_attention(self.attention)
-        if self.loss not in LOSSES:
-            raise SettingsError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
-        if min(self.epochs, self.pretrain_steps) < 0 or self.batch_groups < 1 or self.max_tokens < 4 or self.lr <= 0:
-            raise SettingsError("epochs and pretrain_steps must be at least 0, batch_groups at least 1, "
-                                "max_tokens at least 4 and lr positive.")
-        if not 0 <= self.word_drop < 1 or self.margin < 0:
-            raise SettingsError("word_drop must be in [0, 1) and margin at least 0.")
+        check_settings(self, CACTUSParams)
         if not groups and not val_groups:
             raise SettingsError("CACTUS needs labelled groups: to train on, or at least to choose its threshold on.")
         unlabelled = [g.id for g in [*groups, *(val_groups or [])] if not g.labelled]
@@ -197,8 +150,7 @@ class CACTUS:
             raise SettingsError(f"Groups without clusters cannot be trained or validated on: {unlabelled[:3]}.")
 
     def _check_stop(self) -> None:
-        if self.should_stop is not None and self.should_stop():
-            raise RunCancelled("The run was cancelled.")
+        check_stop(self.should_stop)
 
 
 class EncoderBaseline:
@@ -265,101 +217,25 @@ def predict_groups(trained: CACTUS, base: EncoderBaseline, groups: Sequence[Enti
     return predictions
 
 
-def load_run_report(run_dir: str | Path) -> dict[str, Any]:
-    """A CACTUS run's settings (as started) and metrics (when finished): {"settings": {...}, "metrics": {...}|None}."""
-    from core.runs.directory import CONFIG, METRICS, RunDirectory
-
-    directory = RunDirectory(run_dir)
-    config = directory.read_json(CONFIG, {})
-    settings = asdict(CACTUSSettings(**config.get("method_settings", {})))
-    return {"settings": settings, "metrics": directory.read_json(METRICS)}
-
-
 @dataclass
-class CACTUSSettings:
-    """CACTUS's settings. `attention` sia (the paper's), nia or fia; `context_bias` the starting score offset of
-    other entities' keys (learned; 0 starts as the paper's plain SIA); `loss` augmented (the paper's) or triplet;
-    `pretrain_steps` self-supervised steps on word-dropped copies (0: none); `val_fraction` of the labelled groups
-    chooses the clustering threshold and gives the scores. Defaults (*ours*, chosen on CLINC150 validation groups:
-    the offset at -3 and no self-supervision scored best) train in minutes on a 2-core CPU."""
+class TrainedModels:
+    """A trained CACTUS, the untrained encoder clustered the same way, and how long the untrained one took."""
 
-    encoder: str = DEFAULT_EMBEDDER
-    attention: str = "sia"
-    context_bias: float = -3.0
-    loss: str = "augmented"
-    margin: float = 0.1
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_groups: int = 1
-    pretrain_steps: int = 0
-    word_drop: float = 0.3
-    max_tokens: int = 32
-    val_fraction: float = 0.2
-    seed: int = 0
-
-    def estimator_settings(self) -> dict[str, Any]:
-        """The keyword arguments of CACTUS these settings fix."""
-        values = asdict(self)
-        values.pop("val_fraction")
-        return values
+    model: CACTUS
+    base: EncoderBaseline
+    base_seconds: float
 
 
-class CACTUSMethod:
-    """CACTUS as a run: train on a groups table's labelled groups, score against the untrained encoder, save."""
-
-    name: ClassVar[str] = "cactus"
-    title: ClassVar[str] = "CACTUS (learn to cluster groups the way your team does)"
-    kinds: ClassVar[tuple[str, ...]] = ("text",)
-    settings_type: ClassVar[type] = CACTUSSettings
-    page: ClassVar[str] = "pages/cactus.py"
-
-    def __init__(self, encoder_loader: EncoderLoader = _default_loader) -> None:
-        self.encoder_loader = encoder_loader
-
-    def represent(self, data: Dataset, settings: CACTUSSettings, context: RunContext) -> Representation:
-        raise SettingsError("CACTUS clusters groups of entities, not one set of rows: use the CACTUS page, or "
-                            "`python -m core bench clinc150-groups --method cactus`.")
-
-    def execute(self, data: Dataset, settings: CACTUSSettings, context: RunContext) -> dict[str, Any]:
-        """The whole run: split the labelled groups, train, choose the threshold, score, save model and metrics."""
-        from core.runs.directory import METRICS  # core.runs imports the method registry: import it when running
-
-        table = training_groups(data)
-        train, val = split_groups(list(table.labelled), settings.val_fraction, settings.seed)
-        context.report("base", 0.0, f"Untrained encoder on {len(val)} validation groups")
-        base = EncoderBaseline(context.embedders(settings.encoder)).fit(val)
-        model = CACTUS(**settings.estimator_settings(), device=context.device,
-                       checkpoint_dir=context.directory.file(CHECKPOINT_FOLDER), should_stop=context.should_stop,
-                       encoder_loader=self.encoder_loader,
-                       progress=lambda stage, fraction, message: context.report(stage, 0.05 + 0.9 * fraction, message),
-                       ).fit(train, val)
-        context.report("score", 0.97, "Scoring the validation groups")
-        trained_scores, base_scores = scores_by_group(model, val), scores_by_group(base, val)
-        model.save(context.directory.file(MODEL_FOLDER))
-        shutil.rmtree(context.directory.file(CHECKPOINT_FOLDER), ignore_errors=True)
-        metrics = {
-            "kind": "groups",
-            "groups": {"train": len(train), "val": len(val), "unlabelled": len(table.unlabelled)},
-            "notes": list(table.notes),
-            "metrics": summarize(trained_scores), "base_metrics": summarize(base_scores),
-            "per_group": [{"group": group.id, "entities": len(group), "clusters": len(set(group.clusters)),
-                           **{key: round(100 * value, 2) for key, value in trained.items()},
-                           **{f"base_{key}": round(100 * value, 2) for key, value in untrained_.items()}}
-                          for group, trained, untrained_ in zip(val, trained_scores, base_scores)],
-            "threshold": model.threshold_, "base_threshold": base.threshold_, "neutral": model.neutral_,
-            "loss_curve": model.history_, "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
-        }
-        context.directory.write_json(METRICS, metrics)
-        return {"groups": len(train), "ami": metrics["metrics"]["ami"][0], "ari": metrics["metrics"]["ari"][0],
-                "base_ami": metrics["base_metrics"]["ami"][0], "base_ari": metrics["base_metrics"]["ari"][0]}
-
-
-def load_run_models(run_dir: str | Path, embedders: EmbedderFactory, *, device: str = "cpu",
-                    encoder_loader: EncoderLoader = _default_loader) -> tuple[CACTUS, EncoderBaseline]:
-    """(trained CACTUS, untrained encoder baseline) of a finished run, both ready to cluster new groups."""
-    from core.runs.directory import METRICS
-
-    run_dir = Path(run_dir)
-    trained = CACTUS.load(run_dir / MODEL_FOLDER, device=device, encoder_loader=encoder_loader)
-    threshold = json.loads((run_dir / METRICS).read_text())["base_threshold"]
-    return trained, EncoderBaseline.restored(embedders(trained.encoder), threshold)
+def train_models(train: list[EntityGroup], val: list[EntityGroup], settings: CACTUSParams, *,
+                 embedders: EmbedderFactory, device: str, checkpoint_dir: str | Path | None,
+                 encoder_loader: EncoderLoader = load_encoder, progress: ProgressFn = no_progress,
+                 should_stop: StopFn = never_stop) -> TrainedModels:
+    """Choose the untrained encoder's threshold on `val`, then train CACTUS on `train` (threshold chosen on `val`)."""
+    started = time.perf_counter()
+    progress("base", 0.0, f"Untrained {settings.encoder} on {len(val)} validation groups")
+    base = EncoderBaseline(embedders(settings.encoder)).fit(val)
+    base_seconds = time.perf_counter() - started
+    model = CACTUS(**values_of(settings, CACTUSParams), device=device, checkpoint_dir=checkpoint_dir,
+                   should_stop=should_stop, encoder_loader=encoder_loader,
+                   progress=within(progress, 0.05, 0.95)).fit(train, val)
+    return TrainedModels(model, base, base_seconds)

@@ -15,55 +15,52 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
-from core.data.group_benchmarks import GroupBenchmark, load_group_benchmark
+from core.data.group_benchmarks import GROUP_BENCHMARKS, GroupBenchmark, load_group_benchmark
 from core.device import resolve_device
+from core.embed.encoders import load_encoder
 from core.embed.registry import resolve_embedder
 from core.errors import SettingsError
-from core.methods import get_method, method_settings
-from core.methods.base import EmbedderFactory, ProgressFn, no_progress
-from core.methods.cactus import CACTUS, EncoderBaseline, EncoderLoader, scores_by_group, summarize
+from core.methods.base import EmbedderFactory
+from core.methods.cactus.estimator import EncoderLoader, scores_by_group, summarize, train_models
+from core.methods.cactus.settings import CACTUSSettings
+from core.progress import ProgressFn, no_progress, within
+from core.settings import settings_from_dict
 
 
 def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: GroupBenchmark | None = None,
                     embedders: EmbedderFactory | None = None,
-                    encoder_loader: EncoderLoader | None = None) -> dict[str, Any]:
+                    encoder_loader: EncoderLoader = load_encoder) -> dict[str, Any]:
     """Benchmark CACTUS (settings from `options.method_settings`) against the untrained encoder on a groups benchmark.
 
     `spec` (the benchmark's default sizes), `embedders` and `encoder_loader` are injectable for tests."""
-    if options.method != "cactus":
-        raise SettingsError(f"{options.dataset} is a benchmark of groups, each clustered on its own: run it with "
-                            "--method cactus (its base_metrics are the untrained encoder's).")
+    if options.dataset not in GROUP_BENCHMARKS:
+        raise SettingsError(f"CACTUS is benchmarked on groups: use one of {', '.join(GROUP_BENCHMARKS)}, not "
+                            f"{options.dataset!r}.")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     spec = spec or GroupBenchmark(name=options.dataset, unseen=options.unseen,
                                   mixed=options.dataset.endswith("-mixed"))
     splits = load_group_benchmark(spec)
-    settings = method_settings(get_method("cactus"), options.method_settings)
+    settings = settings_from_dict(CACTUSSettings, options.method_settings)
     device = resolve_device(options.device)
     seconds["load"] = time.perf_counter() - start
 
-    lap = time.perf_counter()
-    progress("base", 0.0, f"Untrained {settings.encoder}: threshold on {len(splits['val'])} validation groups")
-    embedder = (embedders or (lambda name: resolve_embedder(name, device=device)))(settings.encoder)
-    base = EncoderBaseline(embedder).fit(splits["val"])
-    base_scores = scores_by_group(base, splits["test"])
-    seconds["base"] = time.perf_counter() - lap
-
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix=f"cactus-{options.dataset}-", dir=paths.bench_dir()))
     lap = time.perf_counter()
-    loader = {"encoder_loader": encoder_loader} if encoder_loader else {}
-    model = CACTUS(**settings.estimator_settings(), **loader, device=device,
-                   checkpoint_dir=Path(work_dir) / "checkpoints",
-                   progress=lambda stage, fraction, message: progress(stage, 0.05 + 0.85 * fraction, message),
-                   ).fit(splits["train"], splits["val"])
-    seconds["train"] = time.perf_counter() - lap
+    trained = train_models(splits["train"], splits["val"], settings,
+                           embedders=embedders or (lambda name: resolve_embedder(name, device=device)),
+                           device=device, checkpoint_dir=Path(work_dir) / "checkpoints", encoder_loader=encoder_loader,
+                           progress=within(progress, 0.0, 0.9))
+    model, base = trained.model, trained.base
+    seconds["train"] = time.perf_counter() - lap - trained.base_seconds
     seconds.update({f"train_{stage}": value for stage, value in model.seconds_.items()})
     shutil.rmtree(Path(work_dir) / "checkpoints", ignore_errors=True)
 
     lap = time.perf_counter()
     progress("test", 0.92, f"Clustering {len(splits['test'])} test groups")
-    scores = scores_by_group(model, splits["test"])
+    scores, base_scores = scores_by_group(model, splits["test"]), scores_by_group(base, splits["test"])
     seconds["test"] = time.perf_counter() - lap
+    seconds["base"] = trained.base_seconds
     seconds["total"] = time.perf_counter() - start
     return {
         "dataset": options.dataset,

@@ -1,4 +1,7 @@
-"""One run's folder: config, live status, data snapshot and artifacts, each written atomically."""
+"""Storage below everything that stores: run folders (config, status, data snapshot, artifacts) and atomic writes.
+
+Every write goes to a temporary file that replaces the old one, so a reader (or a crash) sees the old or the new
+content, never half of it."""
 from __future__ import annotations
 
 import io

@@ -1,0 +1,100 @@
+"""The ERASMO estimator (arXiv 2410.03738): fine-tune a causal LM on table rows written as text, then embed the rows
+with it."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
+from core.embed.causal_lm import embed_texts, load_causal_lm, postprocess_embeddings
+from core.methods.erasmo.objective import TrainProgress, add_lora, finetune
+from core.methods.erasmo.settings import ERASMOParams
+from core.progress import StopFn, check_stop, never_stop
+from core.settings import check_settings
+from core.train import Checkpoint, seed_everything
+
+ModelLoader = Callable[[str, str], tuple[Any, Any]]
+"""loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
+
+
+@dataclass(kw_only=True)
+class ERASMO(ERASMOParams):
+    """Fine-tunes a causal LM on "column is value" rows (clauses shuffled per row per epoch) and embeds rows with it.
+
+    `ERASMO(model="smollm2", epochs=1).fit(frame, columns).embed(frame)`; the hyperparameters are ERASMOParams'
+    (defaults and their reasons in core.methods.erasmo.settings). "values" pooling reads the value tokens only,
+    "predictive" the states that predict each value token, "last" the last token. `postprocess` rescales the vectors
+    over the table ("standardize" each dimension, so a few outlier dimensions stop deciding distances; "whiten" keeps
+    `whiten_components` principal directions). The README's ERASMO section records what each choice gave.
+    Embeddings use the fixed column order, or the mean over `permutations` seeded orders when it is above 1.
+    """
+
+    device: str = "cpu"
+    checkpoint_dir: str | None = None
+    progress: TrainProgress | None = None
+    should_stop: StopFn = never_stop
+    model_loader: ModelLoader = load_causal_lm
+
+    def fit(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> "ERASMO":
+        """Load the LM, wrap it with LoRA (or train all weights), fine-tune on the rows; `epochs=0` keeps it as is."""
+        check_settings(self, ERASMOParams)
+        seed_everything(self.seed)
+        self.columns_ = list(frame.columns if columns is None else columns)
+        self.verbalizer_: Verbalizer | None = make_verbalizer(self.verbalize or None, frame, self.columns_)
+        model, self.tokenizer_ = self.model_loader(self.model, self.device)
+        if self.lora:
+            model = add_lora(model, r=self.r, alpha=self.alpha, dropout=self.dropout,
+                             target_modules=self.lora_targets())
+        else:
+            model.requires_grad_(True)
+        self.model_ = model
+
+        def epoch_texts(epoch: int, rng: np.random.Generator) -> list[str]:
+            return [row.text for row in self.encode(frame, order=rng)]
+
+        checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint()) if self.checkpoint_dir else None
+        self.history_ = finetune(self.model_, self.tokenizer_, epoch_texts, epochs=self.epochs, lr=self.lr,
+                                 batch_size=self.batch_size, max_length=self.max_length, seed=self.seed,
+                                 device=self.device, lora=self.lora, checkpoint=checkpoint, progress=self.progress,
+                                 should_stop=self.should_stop)
+        return self
+
+    def encode(self, frame: pd.DataFrame, order: np.random.Generator | int | None = None) -> list[EncodedRow]:
+        """The rows as ERASMO writes them (fitted columns and verbalizer); `order` as in `encode_rows`."""
+        return encode_rows(frame, self.columns_, order=order, max_chars_per_value=self.max_chars_per_value,
+                           verbalizer=self.verbalizer_)
+
+    def embed(self, frame: pd.DataFrame, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """One deterministic vector per row: pooled hidden states of `layer`, averaged over the orders, rescaled."""
+        orders: list[int | None] = [None] if self.permutations <= 1 else [
+            int(np.random.default_rng([self.seed, 1, i]).integers(2**31)) for i in range(self.permutations)]
+        total = len(frame) * len(orders)
+        vectors = []
+        for index, order in enumerate(orders):
+            rows = self.encode(frame, order=order)
+            done_before = index * len(frame)
+            vectors.append(embed_texts(
+                self.model_, self.tokenizer_, [row.text for row in rows],
+                value_spans=[row.value_spans for row in rows], pooling=self.pooling, layer=self.layer,
+                batch_size=self.batch_size, max_length=self.max_length, device=self.device,
+                progress=(lambda done, _n: progress(done_before + done, total)) if progress else None,
+                check_stop=self._check_stop))
+        return postprocess_embeddings(np.mean(vectors, axis=0), self.postprocess, components=self.whiten_components)
+
+    def _check_stop(self) -> None:
+        check_stop(self.should_stop, "Embedding was cancelled.")
+
+    def _fingerprint(self) -> dict[str, Any]:
+        """The settings that shape training; a checkpoint resumes only under the same ones."""
+        names = ("model", "lora", "r", "alpha", "dropout", "target_modules", "epochs", "lr", "batch_size",
+                 "max_length", "verbalize", "max_chars_per_value", "seed")
+        values = {name: getattr(self, name) for name in names}
+        values["target_modules"] = self.lora_targets() or []
+        values["verbalize"] = self.verbalize or None
+        values["columns"] = list(map(str, self.columns_))
+        values.pop("epochs")  # more epochs may continue a finished run
+        return values
