@@ -19,9 +19,18 @@ navigation = st.navigation([
 
 with st.sidebar:
     st.markdown("### ClusterLens")
-    data = current_dataset()
-    st.caption(f"Data: **{data.name}** ({data.kind}, {len(data.frame)} rows)" if data else "Data: none yet")
-    run = my_run(current_run_id())
-    st.caption(f"Run: **{run.id}** ({run.method}, {run.status})" if run else "Run: none yet")
+    status = st.empty()
 
-navigation.run()
+
+def show_status() -> None:
+    """The current data set and run, written after the page ran so they include what it just changed."""
+    data = current_dataset()
+    run = my_run(current_run_id())
+    status.caption((f"Data: **{data.name}** ({data.kind}, {len(data.frame):,} rows)" if data else "Data: none yet")
+                   + "  \n" + (f"Run: **{run.id}** ({run.method}, {run.status})" if run else "Run: none yet"))
+
+
+try:
+    navigation.run()
+finally:
+    show_status()

@@ -1,4 +1,4 @@
-"""Where ClusterLens keeps its state: runs, the SQLite catalogue, caches and converted models."""
+"""Where ClusterLens keeps its state: runs, projects, the SQLite catalogue, caches and converted models."""
 from __future__ import annotations
 
 import os
@@ -14,34 +14,37 @@ def home() -> Path:
     return path
 
 
-def runs_root() -> Path:
-    """Folder holding one sub-folder per run."""
-    path = home() / "runs"
+def _folder(name: str) -> Path:
+    path = home() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def catalogue_path() -> Path:
-    """The SQLite database listing runs (and, later, judgments)."""
+    """The SQLite database of runs, judges' answers and edits."""
     return home() / "clusterlens.sqlite"
+
+
+def runs_root() -> Path:
+    """Folder holding one sub-folder per run."""
+    return _folder("runs")
+
+
+def workspaces_root() -> Path:
+    """Folder holding one sub-folder per project (its data sets and state)."""
+    return _folder("workspaces")
 
 
 def cache_dir() -> Path:
     """Caches shared across runs (embeddings by content hash)."""
-    path = home() / "cache"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("cache")
 
 
 def bench_dir() -> Path:
     """Work folders of benchmark runs (checkpoints, fine-tuned models)."""
-    path = home() / "bench"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("bench")
 
 
 def models_dir() -> Path:
     """Models assembled or converted once from installed packages (MPNet, SmolLM2)."""
-    path = home() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("models")

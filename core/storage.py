@@ -41,15 +41,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-class RunDirectory:
-    """Typed access to the files of one run; every write is atomic."""
+class Folder:
+    """Typed access to the files of one folder (a run's, a project's); every write is atomic."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-
-    @property
-    def run_id(self) -> str:
-        return self.path.name
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -100,6 +96,14 @@ class RunDirectory:
 
     def load_frame(self, name: str) -> pd.DataFrame:
         return pd.read_parquet(self.file(name))
+
+
+class RunDirectory(Folder):
+    """The folder of one run: its config, status, data snapshot, artifacts and log."""
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
 
     def log(self, message: str) -> None:
         """Append a timestamped line to the run's log."""

@@ -66,7 +66,9 @@ st.caption("Learn how your team clusters small groups (the queries of one sessio
 
 # 1 · Training groups
 st.subheader("1 · Training groups")
-data = current_dataset()
+data = current_dataset("groups")
+if data is None and (main := current_dataset()) is not None and main.group_column:
+    data = main  # a groups table loaded on the Data page
 table = None
 if data is not None and data.group_column:
     try:
@@ -82,12 +84,12 @@ with st.expander("Upload a groups table or use the example", expanded=table is N
         chosen = column_pickers(raw.frame, "train-columns", guesses(raw), clusters_optional=False)
         if st.button("Use these columns", key="cactus-use-columns"):
             try:
-                save_dataset(as_groups_dataset(raw, *chosen))
+                save_dataset(as_groups_dataset(raw, *chosen), "groups")
                 st.rerun()
             except ClusterLensError as error:
                 st.error(f"{error} The training groups you had are kept.", icon=":material/error:")
     if st.button("Use the example groups (support sessions)", key="cactus-example"):
-        save_dataset(example_groups())
+        save_dataset(example_groups(), "groups")
         st.rerun()
 if table is None:
     st.info("No training groups yet: upload a groups table or use the example.")
@@ -234,7 +236,7 @@ edited = st.data_editor(
 if st.button("Add to training data", key="cactus-add", icon=":material/add:"):
     try:
         corrected = relabelled(chosen_prediction.group, edited["cluster"].tolist())
-        save_dataset(append_group(current_dataset(), corrected))
+        save_dataset(append_group(data, corrected), "groups")
         st.success(f"Added {corrected.id} ({len(corrected)} entities) to the training groups. Train again to "
                    "learn from it.", icon=":material/check_circle:")
     except ClusterLensError as error:

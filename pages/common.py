@@ -1,17 +1,15 @@
-"""What every page shares: the browser tab's workspace, the job manager, the current data set and run.
+"""What every page shares: this tab's project, the run catalogue and job runner, cached loaders.
 
-A workspace is an id in the URL (`?ws=...`): a reload keeps it, a new tab gets a new one, so two tabs never see each
-other's uploads or runs, and nothing is lost on reload (the data set is saved in the workspace folder).
+A project is an id in the URL (`?ws=...`); pages keep only ids, and read everything else from the project
+(`core.workspace`) and the catalogue, so a reload, another tab on the same link or a restarted server see the same
+data and runs, and two projects never see each other's.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid
-from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
@@ -22,6 +20,7 @@ from core.methods import METHODS
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
+from core.workspace import PROJECT_ID, Workspace, Workspaces
 
 METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
                 "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
@@ -30,26 +29,30 @@ VIEW_PAGES = {"explore": "pages/explore.py", "groups": "pages/cactus.py"}
 """Which page shows the runs of a method's view (the library names views, never page files)."""
 WORKSPACE_PARAM = "ws"
 _KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_WORKSPACE_ID = re.compile(r"^[a-f0-9]{32}$")
 
 
 def workspace_id() -> str:
-    """This tab's workspace id: from the URL, else from the session (page switches drop query parameters), else new.
+    """This tab's project id: from the URL, else from the session (page switches drop query parameters), else new.
 
-    It is written back to the URL so that a reload finds the same workspace.
+    It is written back to the URL so that a reload finds the same project.
     """
     current = st.query_params.get(WORKSPACE_PARAM, "")
-    if not _WORKSPACE_ID.match(current or ""):
+    if not PROJECT_ID.match(current or ""):
         current = st.session_state.get("workspace") or uuid.uuid4().hex
         st.query_params[WORKSPACE_PARAM] = current
     st.session_state["workspace"] = current
     return current
 
 
-def workspace_dir() -> Path:
-    folder = paths.home() / "workspaces" / workspace_id()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+@st.cache_resource
+def workspaces() -> Workspaces:
+    """Every project under this server's ClusterLens home."""
+    return Workspaces(paths.workspaces_root())
+
+
+def workspace() -> Workspace:
+    """This tab's project (made on first use)."""
+    return workspaces().open(workspace_id(), create=True)
 
 
 def share_secret_keys() -> list[str]:
@@ -120,43 +123,33 @@ def open_finished_run(empty_message: str, method: str | None = None, label: str 
         st.stop()
 
 
-def save_dataset(data: Dataset) -> None:
-    """Make `data` the workspace's current data set (in the session and on disk, so a reload keeps it)."""
-    folder = workspace_dir()
-    data.frame.to_pickle(folder / "dataset.pkl")
-    (folder / "dataset.json").write_text(json.dumps(
-        {"kind": data.kind, "roles": data.roles, "name": data.name, "source": data.source, "notes": list(data.notes)}))
-    st.session_state["dataset"] = data
+@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
+def _stored_dataset(project: str, slot: str, version: int) -> Dataset | None:
+    """A project's data set, read once per version (the version changes whenever it is replaced)."""
+    return workspaces().open(project).dataset(slot)
 
 
-def current_dataset() -> Dataset | None:
-    """The workspace's current data set, restored from disk after a reload."""
-    if "dataset" in st.session_state:
-        return st.session_state["dataset"]
-    folder = workspace_dir()
-    if not (folder / "dataset.json").exists():
-        return None
-    meta = json.loads((folder / "dataset.json").read_text())
-    data = Dataset(frame=pd.read_pickle(folder / "dataset.pkl"), kind=meta["kind"], roles=meta["roles"],
-                   name=meta["name"], source=meta["source"], notes=tuple(meta["notes"]))
-    st.session_state["dataset"] = data
+def save_dataset(data: Dataset, slot: str = "main") -> None:
+    """Make `data` this project's data set in `slot` (on disk, so a reload and another tab keep it)."""
+    workspace().save_dataset(data, slot)
+
+
+def current_dataset(slot: str = "main") -> Dataset | None:
+    """This project's data set in `slot` (main: what runs cluster; groups: CACTUS's training groups)."""
+    current = workspace()
+    data = _stored_dataset(current.id, slot, current.data_version(slot))
+    for note in current.notes:
+        st.warning(note, icon=":material/warning:")
     return data
 
 
 def set_current_run(run_id: str) -> None:
-    st.session_state["run_id"] = run_id
-    (workspace_dir() / "current_run").write_text(run_id)
+    workspace().set_current_run(run_id)
 
 
 def current_run_id() -> str | None:
-    """The run the analyst is looking at: chosen in this session, else the last one of this workspace."""
-    if st.session_state.get("run_id"):
-        return st.session_state["run_id"]
-    marker = workspace_dir() / "current_run"
-    if marker.exists():
-        st.session_state["run_id"] = marker.read_text().strip()
-        return st.session_state["run_id"]
-    return None
+    """The run the analyst is looking at in this project."""
+    return workspace().current_run
 
 
 def my_runs() -> list[RunRecord]:

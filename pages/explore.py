@@ -2,11 +2,11 @@
 import numpy as np
 import pandas as pd
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.metrics import EXTERNAL_METRICS, INTERNAL_METRICS
 from core.profiles import profiles_frame
+from pages.charts import dendrogram_figure
 from pages.common import METRIC_NAMES, open_finished_run
 
 
@@ -101,14 +101,6 @@ else:
     } for cluster, words in sorted(terms.items())]), hide_index=True, width="stretch")
 
 st.subheader("Dendrogram")
-tree = run.tree.dendrogram()
-lines = go.Figure()
-for xs, ys in zip(tree["icoord"], tree["dcoord"]):
-    lines.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#5b6b7f", "width": 1}, hoverinfo="skip",
-                               showlegend=False))
-lines.add_hline(y=run.tree.cut_height(k), line_dash="dash", line_color="#d4553b",
-                annotation_text=f"cut at k = {k}")
-lines.update_layout(height=340, xaxis_visible=False, yaxis_title="merge distance", margin={"l": 0, "r": 0, "t": 10, "b": 0})
-st.plotly_chart(lines, key=f"dendrogram-{record.id}")
+st.plotly_chart(dendrogram_figure(run.tree, k), key=f"dendrogram-{record.id}")
 st.caption(f"The tree is built over {run.tree.n_leaves_} leaves"
            + (" (cluster centres, since the data set is large)." if run.tree.n_leaves_ < len(labels) else "."))

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.llm.review import cluster_sizes, granularity_curve
+from pages.charts import dendrogram_figure
 from pages.common import METRIC_NAMES, open_finished_run
 
 NO_RUN = "No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM)."
@@ -52,16 +53,7 @@ with curve_col:
         st.info("The judge decided no pair question, so this run has no curve; k came from the clustering settings.")
 with tree_col:
     st.subheader("Dendrogram")
-    tree = run.tree.dendrogram()
-    lines = go.Figure()
-    for xs, ys in zip(tree["icoord"], tree["dcoord"]):
-        lines.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#5b6b7f", "width": 1},
-                                   hoverinfo="skip", showlegend=False))
-    lines.add_hline(y=run.tree.cut_height(k), line_dash="dash", line_color="#d4553b",
-                    annotation_text=f"cut at k = {k}")
-    lines.update_layout(height=340, xaxis_visible=False, yaxis_title="merge distance",
-                        margin={"l": 0, "r": 0, "t": 10, "b": 0})
-    st.plotly_chart(lines, key=f"granularity-dendrogram-{record.id}")
+    st.plotly_chart(dendrogram_figure(run.tree, k), key=f"granularity-dendrogram-{record.id}")
     st.caption(f"The run's cluster tree over the space it clustered in ({run.scores['clustered_space']}), which the "
                "k picker cuts; the judge's curve was measured on ClusterLLM's own Ward tree over the fine-tuned "
                "embeddings.")

@@ -1,9 +1,16 @@
 """CACTUS page: example groups, a short background training, scores, clustering pasted groups, adding one back."""
 
+from core import paths
+from core.workspace import Workspaces
 from tests.app.waiting import wait_for_runs
 
 PASTED = ("i want a refund for my order\nplease refund the duplicate payment\n"
           "i forgot my password\nreset my password please")
+
+
+def groups_of(workspace: str):
+    """The project's CACTUS groups table, as saved (the main data set is a separate slot)."""
+    return Workspaces(paths.workspaces_root()).open(workspace).dataset("groups")
 
 
 def test_without_groups_the_page_says_what_to_do(app):
@@ -35,10 +42,10 @@ def test_train_score_cluster_new_groups_and_add_a_correction(app, workspace):
     assert not at.exception and not at.error
     assert any("**pasted 1** · 4 entities" in md.value for md in at.markdown)
 
-    rows_before = len(at.session_state["dataset"].frame)
+    rows_before = len(groups_of(workspace).frame)
     at.button(key="cactus-add").click().run()
     assert any("Added pasted 1 (4 entities)" in success.value for success in at.success)
-    assert len(at.session_state["dataset"].frame) == rows_before + 4
+    assert len(groups_of(workspace).frame) == rows_before + 4
 
 
 def test_before_any_training_there_is_nothing_to_cluster_with(app, workspace):
@@ -47,3 +54,16 @@ def test_before_any_training_there_is_nothing_to_cluster_with(app, workspace):
     assert not at.exception
     assert any("progress shows here" in caption.value for caption in at.caption)
     assert not [button for button in at.button if button.key == "cactus-predict-paste"]
+
+
+def test_example_groups_leave_the_main_data_set_alone(app, workspace):
+    at = app()
+    at.selectbox[0].set_value("penguins")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/cactus.py").run()
+    at.button(key="cactus-example").click().run()
+    assert any("40** clustered groups" in md.value for md in at.markdown)
+    main = Workspaces(paths.workspaces_root()).open(workspace).dataset()
+    assert main.name == "penguins"
+    at.switch_page("pages/data.py").run()
+    assert at.subheader[0].value == "penguins"
