@@ -1,11 +1,13 @@
 """The shared tail of every method: (reduce) -> cluster -> score. Used by runs and by the benchmark alike."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.cluster import Clusterer, UMAPReducer
+from core.cluster.choose_k import default_k_range
 from core.errors import SettingsError
 from core.metrics import score_clustering
 from core.settings import ClusteringSettings
@@ -54,3 +56,46 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
     metrics = score_clustering(space, clusterer.labels_, y_true)
     return ClusteringOutcome(clusterer.labels_, clusterer.n_clusters_, space, metrics, clusterer.k_curve_,
                              clusterer.noise_fraction_)
+
+
+@dataclass(frozen=True)
+class KChoice:
+    """How many clusters a run makes and why: the analyst's k, the method's own choice inside the analyst's range, or
+    the silhouette's (k None: the clusterer searches `k_range`). `note` says, in words, when a method's choice was
+    overruled by the range."""
+
+    k: int | None
+    source: str
+    k_range: tuple[int, int]
+    method_k: int | None = None
+    note: str = ""
+
+
+def k_range_of(settings: ClusteringSettings, n_rows: int) -> tuple[int, int]:
+    """The k range an analyst's settings allow: theirs, or the default for the data size."""
+    _, high = default_k_range(n_rows)
+    return max(settings.k_min, 2), max(settings.k_max or high, 2)
+
+
+def choose_k(settings: ClusteringSettings, n_rows: int, method_k: int | None = None,
+             method_scores: Mapping[int, float] | None = None, method_label: str = "The method") -> KChoice:
+    """The k to cluster at. The analyst's k wins; a method's own k is kept inside the analyst's range (or the
+    default range): outside it, the method's best-scoring k inside the range (when it gave scores) or the silhouette's
+    is used, and the note says so."""
+    k_range = k_range_of(settings, n_rows)
+    if settings.n_clusters:
+        return KChoice(settings.n_clusters, "setting", k_range, method_k)
+    if method_k is None or settings.algorithm == "hdbscan":
+        return KChoice(None, "silhouette", k_range, method_k)
+    low, high = k_range
+    if low <= method_k <= high:
+        return KChoice(method_k, "method", k_range, method_k)
+    inside = {int(k): score for k, score in (method_scores or {}).items() if low <= int(k) <= high}
+    if inside:
+        best = max(inside, key=lambda k: (inside[k], -k))
+        return KChoice(best, "method", k_range, method_k,
+                       f"{method_label} preferred k = {method_k}, outside the range {low}-{high}; its best k inside "
+                       f"the range is {best}.")
+    return KChoice(None, "silhouette", k_range, method_k,
+                   f"{method_label} preferred k = {method_k}, outside the range {low}-{high}; k was chosen by "
+                   "silhouette inside the range instead.")

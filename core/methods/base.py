@@ -34,8 +34,9 @@ View = Literal["explore", "groups"]
 
 @dataclass
 class RunContext:
-    """Collaborators a method gets from the runner: where to write, how to report, when to stop, which models, and
-    where judges' answers are kept (`judgments`)."""
+    """Collaborators a method gets from the runner: where to write, how to report, when to stop, which models,
+    where judges' answers are kept (`judgments`), and the range of k the analyst allows (`k_range`: a method that
+    chooses k itself searches no further)."""
 
     directory: RunDirectory
     embedders: EmbedderFactory
@@ -44,6 +45,7 @@ class RunContext:
     device: str = "cpu"
     span: tuple[float, float] = (0.0, 1.0)
     judgments: JudgmentStore | None = None
+    k_range: tuple[int, int] | None = None
 
     def report(self, stage: str, fraction: float, message: str = "") -> None:
         """Report progress within this method's share (`span`) of the whole run."""
@@ -76,14 +78,16 @@ class Representation:
     """A row method's output: one vector per row, plus optional comparisons scored beside it.
 
     `comparisons` holds other representations of the same rows (baselines, the model before fine-tuning) that the
-    pipeline clusters and scores the same way; `suggested_k` is a method's own choice of k; `details` is JSON-able
-    method-specific information (loss curves, query counts) saved in metrics.json.
+    pipeline clusters and scores the same way; `suggested_k` is a method's own choice of k and `k_scores` its score
+    for every k it considered (so a k outside the analyst's range can give way to its best k inside it); `details`
+    is JSON-able method-specific information (loss curves, query counts) saved in metrics.json.
     """
 
     embeddings: np.ndarray
     comparisons: dict[str, np.ndarray] = field(default_factory=dict)
     suggested_k: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    k_scores: dict[int, float] | None = None
 
 
 class Method:

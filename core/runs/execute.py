@@ -5,6 +5,7 @@ reads the data snapshot and config from the run folder and writes every artifact
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from core.errors import SettingsError
 from core.llm.store import JudgmentStore
 from core.methods import get_method, method_settings
 from core.methods.base import EmbedderFactory, RunContext
-from core.pipeline import cluster_and_score, clustering_space, uses_umap
+from core.pipeline import choose_k, cluster_and_score, clustering_space, k_range_of, uses_umap
 from core.progress import ProgressFn, StopFn, never_stop, no_progress
 from core.settings import RunConfig, check_settings
 from core.storage import CONFIG, EMBEDDINGS, INPUT, LABELS, METRICS, PROJECTION, TREE, RunDirectory
@@ -59,9 +60,10 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     method = get_method(config.method)
     settings = method_settings(method, config.method_settings)
     device = resolve_device(config.device)
+    clustering = config.clustering
     context = RunContext(directory, embedders or (lambda spec: resolve_embedder(spec, device=device)),
                          progress, should_stop, device, span=(0.0, 0.99) if method.whole_run else METHOD_SPAN,
-                         judgments=judgments or JudgmentStore())
+                         judgments=judgments or JudgmentStore(), k_range=k_range_of(clustering, len(data.frame)))
     progress("start", 0.0, f"Starting {method.title} on {len(data.frame)} rows ({device})")
     if method.whole_run:
         summary = method.execute(data, settings, context)
@@ -71,14 +73,18 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     context.check_stop()
     directory.save_array(EMBEDDINGS, representation.embeddings.astype(np.float32))
 
-    clustering = config.clustering
     truth = np.asarray(data.labels()) if data.label_column else None
     progress("reduce", 0.68, "Reducing with UMAP" if uses_umap(clustering, data.kind) else "Preparing to cluster")
     space = clustering_space(representation.embeddings, clustering, data.kind, clustering.seed)
     context.check_stop()
     progress("cluster", 0.75, f"Clustering with {clustering.algorithm}")
-    outcome = cluster_and_score(space, clustering, y_true=truth,
-                                n_clusters=clustering.n_clusters or representation.suggested_k)
+    choice = choose_k(clustering, len(data.frame), representation.suggested_k, representation.k_scores,
+                      method.label)
+    with_range = replace(clustering, k_min=choice.k_range[0], k_max=choice.k_range[1])
+    outcome = cluster_and_score(space, with_range, y_true=truth, n_clusters=choice.k)
+    silhouette_k = outcome.n_clusters if choice.source == "silhouette" else None
+    if choice.source == "method":  # the silhouette's choice, shown beside the method's
+        silhouette_k = cluster_and_score(space, with_range, n_clusters=None).n_clusters
     comparisons = {}
     for name, embeddings in representation.comparisons.items():
         context.check_stop()
@@ -100,7 +106,12 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     metrics = {
         "n": len(data.frame),
         "k": outcome.n_clusters,
-        "k_source": "setting" if clustering.n_clusters else ("method" if representation.suggested_k else "silhouette"),
+        "k_source": choice.source,
+        "k_range": list(choice.k_range),
+        "k_method": choice.method_k,
+        "k_silhouette": silhouette_k,
+        "k_setting": clustering.n_clusters,
+        "k_note": choice.note,
         "clustered_space": f"umap-{space.shape[1]}d" if space is not representation.embeddings else "embeddings",
         "metrics": outcome.metrics,
         "k_curve": outcome.k_curve,

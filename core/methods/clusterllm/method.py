@@ -44,8 +44,11 @@ class ClusterLLMMethod(Method):
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),
                              prefer_person=settings.reviewed_answers)
         context.report("embed", 0.0, f"Loading {settings.embedder}")
+        params = values_of(settings, ClusterLLMParams)
+        if context.k_range is not None:  # no pair question about a k the analyst ruled out
+            params["k_max"] = max(2, min(settings.k_max, context.k_range[1]))
         model = ClusterLLM(
-            **values_of(settings, ClusterLLMParams), embedder=context.embedders(settings.embedder), judge=judge,
+            **params, embedder=context.embedders(settings.embedder), judge=judge,
             device=context.device, checkpoint_dir=context.directory.file(CHECKPOINT_FOLDER),
             model_dir=context.directory.file(MODEL_FOLDER), progress=context.report, should_stop=context.should_stop,
         ).fit(texts)
@@ -61,7 +64,7 @@ class ClusterLLMMethod(Method):
         if labels is not None:
             details["judge_label_agreement"] = label_agreement(model, texts, labels)
         return Representation(model.embeddings_, comparisons={"base": model.base_embeddings_},
-                              suggested_k=model.n_clusters_, details=details)
+                              suggested_k=model.n_clusters_, details=details, k_scores=model.k_curve_ or None)
 
     def bench_fields(self, representation: Representation, comparisons: dict[str, Any],
                      k_true: int) -> dict[str, Any]:
