@@ -81,17 +81,9 @@ def load_bench_data(options: BenchOptions) -> Dataset:
         data = load_dataset(options.dataset, text_column=options.text_column, label_column=options.label_column)
     if data.label_column is None:
         raise IntakeError("A benchmark needs known classes: name the label column with --label-column.")
-    return subsample(data, options.sample)
-
-
-def subsample(data: Dataset, rows: int | None, seed: int = 0) -> Dataset:
-    """The data set cut to `rows` rows drawn at random (seeded, original order kept); all of it when rows is None."""
-    if rows is None or rows >= len(data.frame):
-        return data
-    if rows < 2:
-        raise SettingsError(f"--sample must keep at least 2 rows, not {rows}.")
-    keep = np.sort(np.random.default_rng(seed).choice(len(data.frame), rows, replace=False))
-    return dataclasses.replace(data, frame=data.frame.iloc[keep].reset_index(drop=True))
+    if options.sample is not None and options.sample < 2:
+        raise SettingsError(f"--sample must keep at least 2 rows, not {options.sample}.")
+    return data.sampled(options.sample)
 
 
 def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None, kind: str, reduce: str,

@@ -47,6 +47,7 @@ class Option:
     form: bool = True
     flag: bool = False
     flag_alone: Any = None
+    empty: str = "none"
 
 
 def option(default: Any, label: str, help: str = "", **details: Any) -> Any:
@@ -231,12 +232,15 @@ class ClusteringSettings:
                                   "HDBSCAN finds the number of clusters itself and leaves outliers unassigned.",
                                   choice_labels={"kmeans": "k-means", "agglomerative": "Agglomerative",
                                                  "spectral": "Spectral", "hdbscan": "HDBSCAN"})
-    n_clusters: int | None = option(None, "Number of clusters", "Empty: chosen by silhouette in the k range.",
-                                    minimum=2, when={"algorithm": ("kmeans", "agglomerative", "spectral")})
+    n_clusters: int | None = option(None, "Number of clusters", "Leave empty to let ClusterLens choose: the method's "
+                                    "own choice or the best silhouette, inside the range of k below.", minimum=2,
+                                    when={"algorithm": ("kmeans", "agglomerative", "spectral")},
+                                    empty="chosen for you")
     k_min: int = option(2, "Smallest k to try", minimum=2, advanced=True,
                         when={"algorithm": ("kmeans", "agglomerative", "spectral")})
     k_max: int | None = option(None, "Largest k to try", "Empty: about one cluster per 15 rows (20 to 300).",
-                               minimum=2, advanced=True, when={"algorithm": ("kmeans", "agglomerative", "spectral")})
+                               minimum=2, advanced=True, when={"algorithm": ("kmeans", "agglomerative", "spectral")},
+                               empty="about rows / 15")
     linkage: Linkage = option("ward", "Linkage", "How the distance between two groups is measured.",
                               when={"algorithm": ("agglomerative",)}, advanced=True)
     reduce: Reduction = option("auto", "Reduce before clustering",
@@ -245,7 +249,7 @@ class ClusteringSettings:
                                advanced=True)
     reduce_components: int = option(5, "UMAP dimensions", minimum=2, maximum=100, advanced=True, form=False)
     min_cluster_size: int | None = option(None, "Smallest cluster (HDBSCAN)", "Empty: 10, BERTopic's default.",
-                                          minimum=2, when={"algorithm": ("hdbscan",)}, advanced=True)
+                                          minimum=2, when={"algorithm": ("hdbscan",)}, advanced=True, empty="10")
     n_init: int = option(10, "k-means restarts", minimum=1, advanced=True, form=False)
     seed: int = option(42, "Seed", "The same seed gives the same clusters.", advanced=True)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -31,16 +30,42 @@ WORKSPACE_PARAM = "ws"
 _KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def workspace_id() -> str:
-    """This tab's project id: from the URL, else from the session (page switches drop query parameters), else new.
+PATH_STEPS = (
+    ("Data", "load a CSV, Excel, Parquet, JSONL or text file, or a sample, and say what each column is"),
+    ("Run", "pick a method; it runs in the background, with progress and Cancel"),
+    ("Explore", "the map, the clusters' names and profiles, scores; rename, merge, split and move rows"),
+    ("Review", "check the judge's answers and retrain with yours"),
+    ("Export", "labels with names, embeddings, a map a colleague can open offline"),
+)
+"""The path through ClusterLens, as the start page tells it."""
 
-    It is written back to the URL so that a reload finds the same project.
-    """
+
+def project_id() -> str | None:
+    """This tab's project id: from the URL, else from the session (kept across page switches); None when the tab
+    has not opened a project yet."""
     current = st.query_params.get(WORKSPACE_PARAM, "")
-    if not PROJECT_ID.match(current or ""):
-        current = st.session_state.get("workspace") or uuid.uuid4().hex
-        st.query_params[WORKSPACE_PARAM] = current
-    st.session_state["workspace"] = current
+    if PROJECT_ID.match(current or ""):
+        st.session_state["workspace"] = current
+        return current
+    saved = st.session_state.get("workspace")
+    if saved:
+        st.query_params[WORKSPACE_PARAM] = saved
+    return saved
+
+
+def open_project(project: str, page: str) -> None:
+    """Make `project` this tab's project and go to `page` (the id goes in the URL, so the link reopens it)."""
+    st.session_state["workspace"] = project
+    st.switch_page(page, query_params={WORKSPACE_PARAM: project})
+
+
+def workspace_id() -> str:
+    """This tab's project id; a page that needs a project says how to get one and stops when there is none."""
+    current = project_id()
+    if current is None:
+        st.info("Open a project, or create one, to start.", icon=":material/folder_open:")
+        st.page_link("pages/projects.py", label="Go to Projects", icon=":material/home:")
+        st.stop()
     return current
 
 

@@ -1,78 +1,78 @@
-"""Run: choose a method and settings, start a background run, follow it, and manage past runs."""
+"""Run: choose a method and settings, see what the run will cost, start it in the background, follow it, and manage
+past runs."""
 import pandas as pd
 import streamlit as st
 
-from core.cluster import ALGORITHMS, LINKAGES
-from core.cluster.choose_k import default_k_range
 from core.device import resolve_device
 from core.errors import ClusterLensError
 from core.methods import METHODS, method_settings, methods_for
+from core.progress import format_duration
 from core.runs import create_run
-from core.settings import ClusteringSettings, RunConfig
-from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
-                          set_current_run, shown_on_explore, workspace_id)
+from core.settings import ClusteringSettings, RunConfig, settings_from_dict
+from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_runs, require_dataset, run_label,
+                          run_store, set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
 
+LARGE_INPUT = 20_000
+"""Above this many rows the page says what will be slow and offers a seeded sample."""
 
-def show_estimates(method, values: dict, data) -> None:
-    """Before anything starts: how long the run should take on this machine and, for methods that ask a judge, how
-    many questions the settings imply and what they cost (for the settings as last submitted)."""
-    try:
-        settings = method_settings(method, values)
-        seconds = method.estimate_seconds(data, settings, device)
-        questions = method.estimate_questions(data, settings)
-    except ClusterLensError as error:
-        st.warning(str(error), icon=":material/warning:")
-        return
+
+def show_estimates(method, settings, data) -> None:
+    """Before anything starts: how long the run should take here and, for methods that ask a judge, how many
+    questions the settings imply and what they cost."""
+    seconds = method.estimate_seconds(data, settings, device)
+    questions = method.estimate_questions(data, settings)
     if seconds is not None:
-        duration = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-        st.caption(f"Estimated time on {device}: about {duration}.")
+        st.caption(f"Estimated time on {device}: about {format_duration(seconds)}.")
     if questions is not None:
         st.info(questions.describe(), icon=":material/payments:")
 
 
 st.title("Run")
+owner = workspace_id()
 data = require_dataset()
 device = resolve_device("auto")
-st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame)} rows"
+st.caption(f"Data: **{data.name}** · {data.kind} · {len(data.frame):,} rows"
            + (f" · label column **{data.label_column}** (for scoring only)" if data.label_column else ""))
 
 methods = [method.name for method in methods_for(data.kind, view="explore")]
 method_name = st.selectbox("Method", methods, format_func=lambda name: METHODS[name].title, key="method")
+method = METHODS[method_name]
+if method.summary:
+    st.caption(method.summary)
 
-with st.form("settings"):
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{METHODS[method_name].title}**")
-        chosen_settings = settings_form(METHODS[method_name].settings_type, key=method_name, kind=data.kind)
-    with right:
-        st.markdown("**Clustering**")
-        algorithm = st.selectbox("Algorithm", ALGORITHMS, key="algorithm")
-        linkage = st.selectbox("Linkage (agglomerative)", LINKAGES)
-        auto_k = st.checkbox("Choose k by silhouette", value=True, key="auto_k",
-                             help="Tries every k in the range and keeps the best silhouette. HDBSCAN finds k itself.")
-        k = st.number_input("k (when not chosen automatically)", min_value=2, max_value=max(2, len(data.frame) - 1),
-                            value=min(8, max(2, len(data.frame) - 1)), key="k")
-        k_range = st.slider("k range for the silhouette search", 2, max(3, min(300, len(data.frame) - 1)),
-                            default_k_range(len(data.frame)))
-        reduce = st.selectbox("Reduce before clustering", ["auto", "umap", "none"],
-                              help="auto: 5-d cosine UMAP for texts (as BERTopic), none for tables.")
-        seed = st.number_input("Seed", value=42, step=1)
-    start_col, estimate_col = st.columns([1, 3])
-    start = start_col.form_submit_button("Start run", type="primary")
-    estimate_col.form_submit_button("Update the estimate", type="tertiary")
+method_col, clustering_col = st.columns(2)
+with method_col:
+    st.markdown(f"**{method.label} settings**")
+    chosen = settings_form(method.settings_type, key=method_name, kind=data.kind)
+with clustering_col:
+    st.markdown("**Clustering**")
+    chosen_clustering = settings_form(ClusteringSettings, key="clustering", kind=data.kind)
 
-show_estimates(METHODS[method_name], chosen_settings, data)
+rows = len(data.frame)
+sample_rows = None
+if rows > LARGE_INPUT:
+    st.warning(f"{rows:,} rows: embedding is the slow part ({method.label} reads every row), and the map, the k search "
+               "and the cluster tree work on seeded samples of the rows. You can run on a sample first and apply the "
+               "result to all rows later.", icon=":material/speed:")
+    if st.checkbox("Run on a seeded sample", key="use_sample"):
+        sample_rows = int(st.number_input("Rows in the sample", min_value=100, max_value=rows - 1,
+                                          value=min(LARGE_INPUT, rows - 1), step=1000, key="sample_rows"))
 
-if start:
+try:
+    settings = method_settings(method, chosen)
+    clustering = settings_from_dict(ClusteringSettings, chosen_clustering)
+    show_estimates(method, settings, data.sampled(sample_rows))
+except ClusterLensError as error:
+    settings = clustering = None
+    st.warning(str(error), icon=":material/warning:")
+
+if st.button("Start run", type="primary", key="start", disabled=settings is None, icon=":material/play_arrow:"):
     try:
-        config = RunConfig(
-            method=method_name, dataset=data.name, kind=data.kind, roles=data.roles, method_settings=chosen_settings,
-            clustering=ClusteringSettings(algorithm=algorithm, n_clusters=None if auto_k else int(k),
-                                          k_min=k_range[0], k_max=k_range[1], linkage=linkage, reduce=reduce,
-                                          seed=int(seed)),
-        )
-        record = create_run(run_store(), config, data.frame, owner=workspace_id())
+        run_data = data.sampled(sample_rows)
+        config = RunConfig(method=method_name, dataset=run_data.name, kind=run_data.kind, roles=run_data.roles,
+                           method_settings=chosen, clustering=clustering)
+        record = create_run(run_store(), config, run_data.frame, owner=owner)
         job_manager().submit(record.id)
         set_current_run(record.id)
     except ClusterLensError as error:
@@ -81,7 +81,7 @@ if start:
 
 @st.fragment(run_every=1.0)
 def live_status() -> None:
-    """The current run's progress, refreshed every second while it is active."""
+    """The current run's progress, refreshed every second while it is active; the whole page reruns once it ends."""
     record = my_run(current_run_id())
     if record is None:
         st.caption("No run yet.")
@@ -89,15 +89,18 @@ def live_status() -> None:
     st.markdown(f"**Current run** `{record.id}` · {record.method} · {record.dataset}")
     st.progress(min(max(record.progress, 0.0), 1.0), text=f"{record.status} · {record.stage} · {record.message}")
     if record.status in ("queued", "running"):
+        st.session_state["watching"] = record.id
         if st.button("Cancel", key=f"cancel-{record.id}"):
             job_manager().cancel(record.id)
-    elif record.status == "done" and not shown_on_explore(record.method):
+        return
+    if st.session_state.pop("watching", None) == record.id:
+        st.rerun()  # the run just ended: refresh the history below too
+    if record.status == "done" and not shown_on_explore(record.method):
         st.success("Done.", icon=":material/check_circle:")
         st.page_link(VIEW_PAGES[METHODS[record.method].view], label="See it on its page",
                      icon=":material/open_in_new:")
     elif record.status == "done":
-        summary = record.summary
-        st.success(f"Done: {summary.get('k')} clusters.", icon=":material/check_circle:")
+        st.success(f"Done: {record.summary.get('k')} clusters.", icon=":material/check_circle:")
         st.page_link("pages/explore.py", label="Explore the result", icon=":material/scatter_plot:")
     elif record.status == "failed":
         st.error(record.message, icon=":material/error:")
@@ -114,17 +117,17 @@ if not runs:
     st.stop()
 st.dataframe(pd.DataFrame([{
     "run": record.id, "method": record.method, "data": record.dataset, "status": record.status,
-    "k": record.summary.get("k"), "started": pd.Timestamp(record.created, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+    "clusters": record.summary.get("k"), "started": pd.Timestamp(record.created, unit="s").strftime("%Y-%m-%d %H:%M"),
 } for record in runs]), hide_index=True, width="stretch")
-chosen = st.selectbox("Run", runs, format_func=run_label, key="history_pick")
+chosen_run = st.selectbox("Run", runs, format_func=run_label, key="history_pick")
 open_col, resume_col, delete_col = st.columns(3)
 if open_col.button("Make current", key="make_current"):
-    set_current_run(chosen.id)
+    set_current_run(chosen_run.id)
     st.rerun()
-if chosen.resumable and resume_col.button("Resume / rerun", key="resume"):
-    job_manager().submit(chosen.id)
-    set_current_run(chosen.id)
+if chosen_run.resumable and resume_col.button("Resume / rerun", key="resume"):
+    job_manager().submit(chosen_run.id)
+    set_current_run(chosen_run.id)
     st.rerun()
-if chosen.finished and delete_col.button("Delete", key="delete"):
-    run_store().delete(chosen.id)
+if chosen_run.finished and delete_col.button("Delete", key="delete"):
+    run_store().delete(chosen_run.id)
     st.rerun()

@@ -57,8 +57,8 @@ def field_widget(spec: FieldSpec, widget_key: str, value: Any) -> Any:
                                       min_value=None if low is None else number(low),
                                       max_value=None if high is None else number(high),
                                       format=None if number is int else "%g", key=widget_key, help=help_text))
-    text = st.text_input(label + (" (empty: none)" if spec.optional else ""), "" if value is None else str(value),
-                         key=widget_key, help=help_text)
+    text = st.text_input(label, "" if value is None else str(value), key=widget_key, help=help_text,
+                         placeholder=f"empty: {spec.option.empty}" if spec.optional else None)
     return typed_text(spec, text)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from core.errors import IntakeError
@@ -69,6 +70,15 @@ class Dataset:
         if column is None:
             return None
         return self.frame[column].astype(str).tolist()
+
+    def sampled(self, rows: int | None, seed: int = 0) -> "Dataset":
+        """The data set cut to `rows` rows drawn at random (seeded, original order kept); all of it when rows is
+        None or not below the size."""
+        if rows is None or rows >= len(self.frame):
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.frame), rows, replace=False))
+        return replace(self, frame=self.frame.iloc[keep].reset_index(drop=True),
+                       notes=(*self.notes, f"A seeded sample of {rows:,} of {len(self.frame):,} rows."))
 
     def with_roles(self, overrides: dict[str, str], kind: Kind | None = None) -> "Dataset":
         """A copy with some column roles changed (and optionally the kind), validated."""

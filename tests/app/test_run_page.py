@@ -18,9 +18,8 @@ def test_start_run_and_see_it_done(app, workspace):
     at.button(key="load_sample").click().run()
     at.switch_page("pages/run.py").run()
     assert at.title[0].value == "Run"
-    at.checkbox(key="auto_k").uncheck()
-    at.number_input(key="k").set_value(10)
-    at.form_submit_button[0].click().run()
+    at.text_input(key="clustering-n_clusters").input("10")
+    at.button(key="start").click().run()
     assert not at.exception and not at.error
     runs = wait_for_runs(workspace)
     assert [run.status for run in runs] == ["done"], runs[0].message
@@ -55,7 +54,7 @@ def test_clusterllm_shows_its_questions_and_cost_before_the_run(app, monkeypatch
     at.selectbox(key="clusterllm-judge").set_value("litellm:gpt-4o-mini")
     at.number_input(key="clusterllm-n_triplets").set_value(200)
     at.text_area(key="clusterllm-pair_examples").input("Sentence 1: card lost\nSentence 2: card stolen\nAnswer: Yes")
-    at.form_submit_button[1].click().run()  # "Update the estimate": nothing starts, nothing is paid
+    at.run()  # the estimate follows the settings: nothing starts, nothing is paid
     assert not at.exception
     assert any("Up to 400 triplet" in info.value and "estimated cost $" in info.value for info in at.info)
     assert run_store().list(owner=at.query_params["ws"][0]) == []

@@ -92,9 +92,8 @@ def test_the_run_page_offers_the_new_method_with_its_form(hashed_method, app, wo
     assert at.number_input(key="hashed-dims").label == "Dimensions"
     at.number_input(key="hashed-dims").set_value(48)
     at.selectbox(key="hashed-weighting").set_value("binary")
-    at.checkbox(key="auto_k").uncheck()
-    at.number_input(key="k").set_value(10)
-    at.form_submit_button[0].click().run()
+    at.text_input(key="clustering-n_clusters").input("10")
+    at.button(key="start").click().run()
     assert not at.exception and not at.error
     runs = wait_for_runs(workspace)
     assert [run.status for run in runs] == ["done"], runs[0].message

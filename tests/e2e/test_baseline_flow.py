@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
+from tests.e2e.widgets import new_project
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +19,7 @@ def texts_csv(tmp_path):
 
 
 def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tmp_path):
-    page.goto(server)
-    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+    new_project(page, server, "Tickets")
     page.locator("input[type=file]").set_input_files(str(texts_csv))
     expect(page.get_by_text("treated as")).to_be_visible()
     expect(page.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
@@ -60,7 +60,7 @@ def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tm
 def test_bad_file_gets_a_message_not_a_traceback(page, server, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    page.goto(server)
+    new_project(page, server, "Bad file")
     page.locator("input[type=file]").set_input_files(str(empty))
     expect(page.get_by_text("is empty")).to_be_visible()
     expect(page.get_by_text("Traceback")).to_have_count(0)
@@ -70,10 +70,10 @@ def test_two_tabs_do_not_share_uploads_or_runs(browser, server, texts_csv):
     first, second = browser.new_context(), browser.new_context()
     try:
         one, two = first.new_page(), second.new_page()
-        one.goto(server)
+        new_project(one, server, "First")
         one.locator("input[type=file]").set_input_files(str(texts_csv))
         expect(one.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
-        two.goto(server)
+        new_project(two, server, "Second")
         expect(two.get_by_text("Upload a file or load a sample to begin.")).to_be_visible()
         one.reload()  # a reload keeps the tab's workspace
         expect(one.get_by_role("heading", name="tickets", exact=True)).to_be_visible()

@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.groups import example_groups
-from tests.e2e.widgets import open_advanced
+from tests.e2e.widgets import new_project, open_advanced
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ def sessions_csv(tmp_path):
 
 
 def test_analyst_trains_on_sessions_and_clusters_a_new_one(page, server, sessions_csv):
-    page.goto(server)
+    new_project(page, server, "Sessions")
     page.get_by_role("link", name="CACTUS (groups)").click()
     expect(page.get_by_role("heading", name="CACTUS", exact=True)).to_be_visible()
     expect(page.get_by_text("No training groups yet")).to_be_visible()

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import choose, open_advanced
+from tests.e2e.widgets import choose, fill, new_project, open_advanced
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def penguins_csv(tmp_path):
 
 def test_analyst_fine_tunes_erasmo_and_compares_it_with_the_baselines(page, server, penguins_csv):
     started_at = time.monotonic()
-    page.goto(server)
+    new_project(page, server, "Penguins")
     page.locator("input[type=file]").set_input_files(str(penguins_csv))
     expect(page.get_by_role("heading", name="birds", exact=True)).to_be_visible()
 
@@ -34,9 +34,8 @@ def test_analyst_fine_tunes_erasmo_and_compares_it_with_the_baselines(page, serv
     expect(page.get_by_text("Estimated time on")).to_be_visible()
     open_advanced(page)
     for label, value in TINY_ERASMO.items():
-        page.get_by_label(label, exact=True).fill(value)
-    page.get_by_role("checkbox", name="Choose k by silhouette").uncheck(force=True)
-    page.get_by_label("k (when not chosen automatically)").fill("3")
+        fill(page, label, value)
+    fill(page, "Number of clusters", "3")
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=900_000)  # about a minute on a quiet 2-core machine; 9 min at load 4
     print(f"ERASMO run done after {time.monotonic() - started_at:.0f} s")

@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.widgets import choose, open_advanced
+from tests.e2e.widgets import choose, fill, new_project, open_advanced
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +16,7 @@ TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1",
 
 def test_analyst_reviews_the_judge_and_retrains(page, server):
     started_at = time.monotonic()
-    page.goto(server)
+    new_project(page, server, "Support review")
     page.get_by_role("tab", name="Use a sample").click()
     choose(page, "Sample", "Customer support requests")
     page.get_by_role("button", name="Load sample").click()
@@ -27,7 +27,7 @@ def test_analyst_reviews_the_judge_and_retrains(page, server):
     choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
     open_advanced(page)
     for label, value in TINY_CLUSTERLLM.items():
-        page.get_by_label(label, exact=True).fill(value)
+        fill(page, label, value)
     choose(page, "Reduce before clustering", "none")
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)

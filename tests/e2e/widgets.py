@@ -18,5 +18,35 @@ def choose(page, label: str, option: str) -> None:
 
 
 def open_advanced(page, title: str = "Advanced settings") -> None:
-    """Unfold a settings form's advanced fold (its widgets are only visible, and fillable, when open)."""
-    page.get_by_text(title, exact=True).first.click()
+    """Unfold every settings fold with this title (their widgets are only visible, and fillable, when open)."""
+    folds = page.locator("details").filter(has=page.get_by_text(title, exact=True))
+    for index in range(folds.count()):
+        fold = folds.nth(index)
+        if fold.get_attribute("open") is None:
+            fold.locator("summary").first.click()
+
+
+def new_project(page, server: str, name: str) -> None:
+    """Open the start page and create a project; the app lands on its Data page."""
+    from playwright.sync_api import expect
+
+    page.goto(server)
+    page.get_by_label("Project name").fill(name)
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the app has finished rerunning after the last change (its "Running..." status is gone)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+
+
+def fill(page, label: str, value: str) -> None:
+    """Type a value into a labelled number or text field, commit it with Enter, and wait for the rerun."""
+    field = page.get_by_label(label, exact=True)
+    field.fill(value)
+    field.press("Enter")
+    settle(page)

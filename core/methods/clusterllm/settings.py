@@ -67,8 +67,10 @@ class ClusterLLMJudging:
                                          advanced=True)
     item_type: str = option("text", "What a row is", "Fills the prompts: 'customer message', 'news headline'...")
     aspect: str = option("topic", "What to cluster by", "Fills the prompts: 'topic', 'intent', 'emotion'...")
-    max_queries: int | None = option(None, "Most questions to pay for", "Empty: no cap.", minimum=0, advanced=True)
-    max_cost: float | None = option(None, "Most to spend (USD)", "Empty: no cap.", minimum=0.0, advanced=True)
+    max_queries: int | None = option(None, "Most questions to pay for", "Empty: no cap.", minimum=0, advanced=True,
+                                     empty="no cap")
+    max_cost: float | None = option(None, "Most to spend (USD)", "Empty: no cap.", minimum=0.0, advanced=True,
+                                    empty="no cap")
     api_base: str | None = option(None, "LLM server address", form=False)
     reviewed_answers: bool = option(False, "Use my reviewed answers", "Answer every question a person reviewed "
                                     "with the person's answer.", advanced=True)
