@@ -19,6 +19,22 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "silhouette": True, "calinski_harabasz": True, "davies_bouldin": False,
     "acc": True, "nmi": True, "ari": True, "ami": True,
 }
+METRIC_INFO: dict[str, tuple[str, str]] = {
+    "acc": ("ACC", "Share of rows in the right cluster when each cluster is matched to one known class (0-100)."),
+    "nmi": ("NMI", "How much knowing the cluster tells about the known class, and back (0-100)."),
+    "ari": ("ARI", "Agreement of every pair of rows (same or different cluster) with the classes, corrected for "
+                   "chance (0 = chance, 100 = identical)."),
+    "ami": ("AMI", "NMI corrected for chance (0 = chance, 100 = identical)."),
+    "silhouette": ("Silhouette", "How much closer rows are to their own cluster than to the next one (-100 to 100; "
+                                 "no labels needed)."),
+    "calinski_harabasz": ("Calinski-Harabasz", "Spread between clusters over spread within them (higher is "
+                                               "tighter; no labels needed)."),
+    "davies_bouldin": ("Davies-Bouldin", "How much each cluster overlaps its most similar one (lower is better; no "
+                                         "labels needed)."),
+}
+"""Each score's short name and one line on what it measures, for every screen that shows scores."""
+PERCENT_METRICS: tuple[str, ...] = ("acc", "nmi", "ari", "ami", "silhouette")
+"""Scores that are fractions in the library and shown on a 0-100 scale everywhere else (README, bench, pages)."""
 NOISE = -1
 SILHOUETTE_SAMPLE = 10_000  # above this many points the silhouette is computed on a seeded sample (it is O(n²))
 
@@ -141,3 +157,10 @@ def mean_std(runs: list[dict[str, float]], *, scale: float = 1.0) -> dict[str, t
         else:
             summary[name] = (float(values.mean() * scale), float(values.std() * scale))
     return summary
+
+
+def as_shown(name: str, value: float | None) -> float | None:
+    """A score on the scale people read: fractions as 0-100 (rounded to 0.1), the unbounded ones as they are."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(100 * value, 1) if name in PERCENT_METRICS else round(float(value), 3)

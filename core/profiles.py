@@ -39,13 +39,33 @@ class ClusterProfile:
 
     @property
     def summary(self) -> str:
-        """One line such as "bill_length_mm high (47.5 vs 43.9, +1.2σ), island = Biscoe (96% vs 49%)"."""
-        parts = [f"{column} {'high' if z > 0 else 'low'} ({inside:.3g} vs {overall:.3g}, {z:+.1f}σ)"
-                 for column, inside, overall, z in self.numeric if abs(z) >= SUMMARY_MIN_Z][:SUMMARY_NUMERIC]
-        parts += [f"{column} = {value} ({inside:.0%} vs {overall:.0%})"
+        """One line in plain numbers, such as "bill length mm high (mean 47.5 vs 43.9 overall), island = Biscoe (96% of
+        the cluster vs 49% overall)"."""
+        parts = [f"{readable(column)} {'high' if z > 0 else 'low'} (mean {plain_number(inside)} vs {plain_number(overall)} "
+                 "overall)" for column, inside, overall, z in self.numeric if abs(z) >= SUMMARY_MIN_Z][:SUMMARY_NUMERIC]
+        parts += [f"{readable(column)} = {value} ({inside:.0%} of the cluster vs {overall:.0%} overall)"
                   for column, value, inside, overall, lift in self.categories
                   if lift >= SUMMARY_MIN_LIFT][:SUMMARY_CATEGORIES]
         return ", ".join(parts) if parts else "nothing stands out"
+
+
+def readable(column: object) -> str:
+    """A column name as words ("bill_length_mm" -> "bill length mm")."""
+    return str(column).replace("_", " ").strip()
+
+
+def plain_number(value: float) -> str:
+    """A number as people write it: 4,720 · 47.5 · 0.82 · 0.0031 (never 4.72e+03)."""
+    if not math.isfinite(value):
+        return "n/a"
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:,.1f}"
+    if size >= 0.01 or size == 0:
+        return f"{value:.2f}".rstrip("0").rstrip(".") if size else "0"
+    return f"{value:.2g}" if size >= 1e-4 else f"{value:.1e}"
 
 
 def _numeric_profile(values: pd.DataFrame, labels: np.ndarray) -> dict[int, list[tuple[str, float, float, float]]]:

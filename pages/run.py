@@ -13,8 +13,7 @@ from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_ru
                           run_store, set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
 
-LARGE_INPUT = 20_000
-"""Above this many rows the page says what will be slow and offers a seeded sample."""
+LARGE_INPUT = 20_000  # above this many rows the page says what will be slow and offers a seeded sample
 
 
 def show_estimates(method, settings, data) -> None:

@@ -40,7 +40,7 @@ def test_category_profile_keeps_over_represented_values(frame):
 
 def test_summary_line_reads_in_the_tables_terms(frame):
     second = profile_clusters(frame, LABELS, ["x", "y"], ["colour"])[1]
-    assert second.summary == "x high (8 vs 5, +1.0σ), colour = blue (67% vs 33%)"
+    assert second.summary == "x high (mean 8 vs 5 overall), colour = blue (67% of the cluster vs 33% overall)"
     assert ClusterProfile(cluster=3, size=1, share=0.1).summary == "nothing stands out"
 
 
@@ -81,3 +81,10 @@ def test_top_terms_picks_each_clusters_own_words():
 
 def test_top_terms_of_clusters_with_only_stop_words():
     assert top_terms(["the and", "of the"], np.array([0, 1])) == {0: [], 1: []}
+
+
+def test_numbers_are_written_plainly():
+    from core.profiles import plain_number
+
+    assert [plain_number(v) for v in (4720.4, 47.53, 0.8249, 0.0031, 0.0, -1250.0, float("nan"))] == [
+        "4,720", "47.5", "0.82", "0.0031", "0", "-1,250", "n/a"]
