@@ -61,12 +61,21 @@ class RunContext:
         """Embed texts with the (cached) embedder named in a setting, reporting progress and obeying Cancel."""
         self.report("embed", 0.0, f"Loading {embedder}")
         model = self.embedders(embedder)
+        report = self.embedding_progress("embed")
 
         def on_batch(done: int, total: int) -> None:
             self.check_stop()
-            self.report("embed", done / max(total, 1), f"Embedded {done:,}/{total:,} texts")
+            report(done, total)
 
         return model.encode(texts, progress=on_batch)
+
+    def embedding_progress(self, stage: str, unit: str = "texts") -> Callable[[int, int], None]:
+        """An embedding pass's progress(done, total) callback, reported as `stage` within this context's share."""
+
+        def report(done: int, total: int) -> None:
+            self.report(stage, done / max(total, 1), f"Embedded {done:,}/{total:,} {unit}")
+
+        return report
 
 
 @dataclass

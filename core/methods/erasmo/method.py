@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,17 +62,9 @@ class ERASMOMethod(Method):
                           checkpoint_dir=checkpoint_dir, progress=progress, should_stop=context.should_stop,
                           model_loader=self.model_loader)
 
-        def embedding_progress(stage: str, low: float, high: float) -> Callable[[int, int], None]:
-            share = context.within(low, high)
-
-            def report(done: int, total: int) -> None:
-                share.report(stage, done / max(total, 1), f"Embedded {done}/{total} rows")
-
-            return report
-
         context.report("lm_no_finetune", 0.0, f"Loading {settings.model}")
         untuned = estimator(0, None, None).fit(frame, columns)
-        untuned_vectors = untuned.embed(frame, embedding_progress("lm_no_finetune", 0.0, 0.1))
+        untuned_vectors = untuned.embed(frame, context.within(0.0, 0.1).embedding_progress("lm_no_finetune", "rows"))
         del untuned
 
         context.check_stop()
@@ -81,7 +73,7 @@ class ERASMOMethod(Method):
         started = time.perf_counter()
         erasmo.fit(frame, columns)
         finetune_seconds = time.perf_counter() - started
-        vectors = erasmo.embed(frame, embedding_progress("embed", 0.85, 0.9))
+        vectors = erasmo.embed(frame, context.within(0.85, 0.9).embedding_progress("embed", "rows"))
 
         texts = [row.text for row in erasmo.encode(frame)]
         sentence_vectors = context.within(0.9, 1.0).embed_texts(texts, settings.embedder)
