@@ -18,6 +18,7 @@ ADAPTER = "adapter"
 WEIGHTS = "trainable.safetensors"
 STATE = "state.pt"
 FINGERPRINT = "fingerprint.json"
+FORMAT = 2  # 1: the per-method checkpoints before core.train's loop (no step position)
 History = dict[str, list[float]]
 
 
@@ -59,7 +60,7 @@ class Checkpoint:
         else:
             save_file({name: p.detach().cpu().contiguous() for name, p in _trainable(model).items()},
                       str(tmp / WEIGHTS))
-        torch.save({"epoch": position.epoch, "step": position.step, "history": history,
+        torch.save({"format": FORMAT, "epoch": position.epoch, "step": position.step, "history": history,
                     "optimizer": optimizer.state_dict()}, tmp / STATE)
         (tmp / FINGERPRINT).write_text(json.dumps(self.fingerprint, sort_keys=True))
         shutil.rmtree(old, ignore_errors=True)
@@ -72,6 +73,10 @@ class Checkpoint:
         """Restore weights and optimizer; return (position, history). Refuses a checkpoint of other settings."""
         import torch
 
+        state = torch.load(self.folder / STATE, weights_only=True)
+        if state.get("format") != FORMAT:
+            raise SettingsError(f"The checkpoint in {self.folder} was written by an earlier version of ClusterLens and "
+                                "cannot be resumed. Delete the folder to start over.")
         self._check_fingerprint()
         if self.adapter:
             from peft import set_peft_model_state_dict
@@ -80,7 +85,6 @@ class Checkpoint:
             set_peft_model_state_dict(model, load_file(str(self.folder / ADAPTER / "adapter_model.safetensors")))
         else:
             self._load_trainable(model)
-        state = torch.load(self.folder / STATE, weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         history = {name: list(values) for name, values in state["history"].items()}
         return Position(int(state["epoch"]), int(state["step"])), history

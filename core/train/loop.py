@@ -128,7 +128,7 @@ class Trainer:
         self.progress(fraction, f"{where}, loss {loss:.3f}, {eta.remaining()}")
 
     def _cancelled(self, epoch: int) -> str:
-        kept = f"; it resumes from the checkpoint in {self.checkpoint.folder}" if self.checkpoint is not None else ""
+        kept = f"; it resumes from the last checkpoint in {self.checkpoint.folder}" if self.checkpoint else ""
         return f"Training was cancelled in epoch {epoch + 1} of {self.epochs}{kept}."
 
 

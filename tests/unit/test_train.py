@@ -65,7 +65,7 @@ def test_a_run_cancelled_mid_epoch_resumes_exactly_like_an_uninterrupted_one(tmp
         return calls["n"] == 5  # 3 steps per epoch: the 2nd step of epoch 2
 
     checkpoint = Checkpoint(tmp_path / "ckpt", {"lr": 1e-2})
-    with pytest.raises(RunCancelled, match="epoch 2 of 3; it resumes from the checkpoint"):
+    with pytest.raises(RunCancelled, match="epoch 2 of 3; it resumes from the last checkpoint"):
         train(tiny_model(), checkpoint=checkpoint, checkpoint_seconds=0.0, should_stop=stop_at_the_fifth_step)
     reports: list[float] = []
     resumed_model = tiny_model()
@@ -107,3 +107,12 @@ def test_a_crash_between_the_two_renames_keeps_the_previous_checkpoint(tmp_path)
     (tmp_path / "ckpt").rename(tmp_path / ".ckpt.old")  # as if the process died after moving the old one aside
     assert checkpoint.exists()
     assert train(tiny_model(), epochs=2, checkpoint=checkpoint).resumed_from_ == Position(epoch=1)
+
+
+def test_a_checkpoint_from_before_the_shared_loop_is_refused(tmp_path):
+    checkpoint = Checkpoint(tmp_path, {"lr": 1e-2})
+    train(tiny_model(), epochs=1, checkpoint=checkpoint)
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    torch.save({key: value for key, value in state.items() if key not in ("format", "step")}, tmp_path / "state.pt")
+    with pytest.raises(SettingsError, match="earlier version of ClusterLens .* Delete the folder"):
+        train(tiny_model(), epochs=2, checkpoint=checkpoint)
