@@ -1,8 +1,9 @@
 """Progress, time left and cancel: the few things every long step reports and obeys, written once.
 
 A progress callback is `progress(stage, fraction of the whole job in [0, 1], message)`. A step that owns part of a
-job reports through `within(progress, low, high)`, which maps its own 0..1 onto that share. A stop flag is any
-`() -> bool`; `check_stop` turns it into RunCancelled at a safe point.
+job reports through `within(progress, low, high)`, which maps its own 0..1 onto that share; a step that reports only
+`(fraction, message)` (a training loop) gets its stage named by `as_stage`. A stop flag is any `() -> bool`;
+`check_stop` turns it into RunCancelled at a safe point.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from core.errors import RunCancelled
 
 ProgressFn = Callable[[str, float, str], None]
 """progress(stage, fraction of the whole job in [0, 1], message)."""
+StepProgress = Callable[[float, str], None]
+"""progress(fraction of one step done in [0, 1], message): a step that does not name its stage."""
 StopFn = Callable[[], bool]
 """True once the person asked the job to stop."""
 
@@ -32,11 +35,25 @@ def check_stop(should_stop: StopFn | None, message: str = "The run was cancelled
         raise RunCancelled(message)
 
 
+def between(low: float, high: float, fraction: float) -> float:
+    """The point `fraction` of the way from `low` to `high` (the fraction clipped to [0, 1])."""
+    return low + (high - low) * min(max(fraction, 0.0), 1.0)
+
+
 def within(progress: ProgressFn, low: float, high: float) -> ProgressFn:
     """A callback that maps a step's own fraction 0..1 onto [low, high] of `progress` (clipped to that share)."""
 
     def report(stage: str, fraction: float, message: str) -> None:
-        progress(stage, low + (high - low) * min(max(fraction, 0.0), 1.0), message)
+        progress(stage, between(low, high, fraction), message)
+
+    return report
+
+
+def as_stage(progress: ProgressFn, stage: str) -> StepProgress:
+    """A step's `(fraction, message)` callback that reports to `progress` as `stage`."""
+
+    def report(fraction: float, message: str) -> None:
+        progress(stage, fraction, message)
 
     return report
 

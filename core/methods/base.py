@@ -21,7 +21,7 @@ from core.data.dataset import Dataset
 from core.embed.base import Embedder
 from core.errors import SettingsError
 from core.llm.store import JudgmentStore
-from core.progress import ProgressFn, StopFn, check_stop, never_stop, no_progress
+from core.progress import ProgressFn, StopFn, between, check_stop, never_stop, no_progress
 from core.storage import RunDirectory
 
 if TYPE_CHECKING:  # annotations only: the estimate types live with the judges
@@ -49,8 +49,7 @@ class RunContext:
 
     def report(self, stage: str, fraction: float, message: str = "") -> None:
         """Report progress within this method's share (`span`) of the whole run."""
-        low, high = self.span
-        self.progress(stage, low + (high - low) * min(max(fraction, 0.0), 1.0), message)
+        self.progress(stage, between(*self.span, fraction), message)
 
     def check_stop(self) -> None:
         """Raise RunCancelled when the user pressed Cancel; call it between units of work."""
@@ -58,19 +57,27 @@ class RunContext:
 
     def within(self, low: float, high: float) -> "RunContext":
         """The same context with its progress share narrowed to [low, high] of the current span."""
-        start, end = self.span
-        return replace(self, span=(start + (end - start) * low, start + (end - start) * high))
+        return replace(self, span=(between(*self.span, low), between(*self.span, high)))
 
     def embed_texts(self, texts: list[str], embedder: str) -> np.ndarray:
         """Embed texts with the (cached) embedder named in a setting, reporting progress and obeying Cancel."""
         self.report("embed", 0.0, f"Loading {embedder}")
         model = self.embedders(embedder)
+        report = self.embedding_progress("embed")
 
         def on_batch(done: int, total: int) -> None:
             self.check_stop()
-            self.report("embed", done / max(total, 1), f"Embedded {done:,}/{total:,} texts")
+            report(done, total)
 
         return model.encode(texts, progress=on_batch)
+
+    def embedding_progress(self, stage: str, unit: str = "texts") -> Callable[[int, int], None]:
+        """An embedding pass's progress(done, total) callback, reported as `stage` within this context's share."""
+
+        def report(done: int, total: int) -> None:
+            self.report(stage, done / max(total, 1), f"Embedded {done:,}/{total:,} {unit}")
+
+        return report
 
 
 @dataclass

@@ -7,8 +7,7 @@ import torch
 from core.data.groups import EntityGroup
 from core.errors import RunCancelled, SettingsError
 from core.methods.cactus import CACTUS, CACTUSMethod, EncoderBaseline, load_run_models
-from core.methods.cactus.objective import (augmented_triplet_loss, drop_words, self_supervised_groups,
-                                          triplet_loss)
+from core.methods.cactus.objective import SelfSupervisedGroups, augmented_triplet_loss, drop_words, triplet_loss
 from tests.unit.cactus_helpers import TOPICS, tiny_encoder, topic_groups
 
 SIM = torch.tensor([[1.0, 0.5, 0.3], [0.5, 1.0, 0.55], [0.3, 0.55, 1.0]])
@@ -45,9 +44,9 @@ def test_word_dropping_keeps_a_word_and_copies_follow_the_training_shapes():
     assert all(drop_words("reset my password now", rng, 0.99) for _ in range(20))
     assert drop_words("single", rng, 0.9) == "single"
     groups = topic_groups(5)
-    group_at = self_supervised_groups(groups, rate=0.3, seed=1)
-    made = group_at(3)
-    assert made == group_at(3)  # the same index gives the same group (resumable)
+    made_groups = SelfSupervisedGroups(groups, rate=0.3, seed=1, count=5)
+    made = made_groups[3]
+    assert made == made_groups[3]  # the same index gives the same group (resumable)
     sizes = sorted(np.unique(made.clusters, return_counts=True)[1].tolist())
     assert sizes in [sorted(np.unique(g.clusters, return_counts=True)[1].tolist()) for g in groups]
     words = {w for g in groups for text in g.texts for w in text.split()}
@@ -84,7 +83,7 @@ def test_training_lowers_the_loss_on_a_repeated_group():
 
 
 def test_a_cancelled_fit_resumes_to_the_same_model_as_an_uninterrupted_one(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.methods.cactus.objective.CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every step
+    monkeypatch.setattr("core.methods.cactus.estimator.CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every step
     train = topic_groups(4, seed=5)
     whole = tiny(epochs=2).fit(train)
     calls = {"n": 0}

@@ -139,11 +139,10 @@ def topic_triplets(topic_texts):
 def test_one_training_step_moves_the_model_and_lowers_the_loss(tiny_model_dir, topic_texts):
     model = load_tiny(tiny_model_dir)
     batch = topic_triplets(topic_texts)[:8]
-    tuner = TripletFineTuner(lr=1e-3, temperature=0.05)
+    tuner = TripletFineTuner(epochs=1, lr=1e-3, batch_size=len(batch), temperature=0.05)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     loss_before = tuner.batch_loss(model, batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    tuner.step(model, optimizer, batch)
+    tuner.fit(model, batch)  # one epoch of one batch: one step
     assert any(not torch.equal(before[name], p) for name, p in model.named_parameters())
     assert tuner.batch_loss(model, batch) < loss_before
 
@@ -171,9 +170,9 @@ def test_checkpoint_cancel_and_resume(tiny_model_dir, topic_texts, tmp_path):
     assert straight.history_ == pytest.approx(resumed.history_, rel=1e-4)
     texts = topic_texts[0][:5]
     np.testing.assert_allclose(resumed_model.encode(texts), straight_model.encode(texts), atol=1e-4)
-    # a checkpoint made for other triplets is ignored
-    other = TripletFineTuner(**settings, checkpoint_dir=tmp_path).fit(load_tiny(tiny_model_dir), triplets[:4])
-    assert other.resumed_from_ == 0
+    # a checkpoint made for other triplets is refused, naming what changed (it used to be silently ignored)
+    with pytest.raises(SettingsError, match=r"other settings \(triplets\)"):
+        TripletFineTuner(**settings, checkpoint_dir=tmp_path).fit(load_tiny(tiny_model_dir), triplets[:4])
 
 
 def test_fine_tuning_with_dropout_is_reproducible(tiny_model_dir, topic_texts):
@@ -228,7 +227,7 @@ def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_te
     assert not np.allclose(estimator.embeddings_, estimator.base_embeddings_)
     assert estimator.triplets_.shape == (2 * 40, 3) and len(estimator.history_) == 2 * 2  # 2 rounds by default
     assert set(estimator.k_curve_) == set(range(2, 11)) and estimator.n_clusters_ in estimator.k_curve_
-    assert all((tmp_path / "ckpt" / f"iteration-{i}" / "checkpoint.pt").exists() for i in (0, 1))
+    assert all((tmp_path / "ckpt" / f"iteration-{i}" / "checkpoint" / "state.pt").exists() for i in (0, 1))
     assert set(estimator.seconds_) == {"ask", "finetune", "granularity"} and estimator.seconds_["finetune"] > 0
     reloaded = load_tiny(tmp_path / "model").encode(texts[:3], normalize_embeddings=True)
     np.testing.assert_allclose(reloaded, estimator.embeddings_[:3], atol=1e-5)

@@ -11,8 +11,8 @@ from core.data.encode import rows_to_texts
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import RunContext
 from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings, approximate_tokens
-from core.methods.erasmo.objective import finetune
-from core.train import epoch_generator
+from core.methods.erasmo.objective import causal_lm_loss
+from core.train import Trainer, epoch_generator
 from core.storage import RunDirectory
 
 FRAME = pd.DataFrame({
@@ -60,7 +60,8 @@ def test_clauses_are_reshuffled_each_epoch_reproducibly(tiny_lm) -> None:
         seen.append(rows_to_texts(frame, order=rng))
         return seen[-1]
 
-    finetune(model, tokenizer, epoch_texts, epochs=2, lr=1e-3, batch_size=8, max_length=64, seed=1, lora=False)
+    Trainer(epochs=2, lr=1e-3, batch_size=8, seed=1).fit(model, epoch_texts,
+                                                         causal_lm_loss(model, tokenizer, max_length=64))
     assert seen[0] != seen[1] and [sorted(t.split(", ")) for t in seen[0]] == [sorted(t.split(", ")) for t in seen[1]]
     assert seen[0] == epoch_texts(0, epoch_generator(1, 0))
 

@@ -18,17 +18,19 @@ from core.methods.base import EmbedderFactory
 from core.embed.encoders import load_encoder
 from core.errors import SettingsError
 from core.methods.cactus.attention import ContextEncoder
-from core.methods.cactus.objective import CactusNetwork, epoch_order, self_supervised_groups, train_stage
+from core.methods.cactus.objective import CactusNetwork, SelfSupervisedGroups
 from core.methods.cactus.settings import CACTUSParams
 from core.metrics import mean_std
-from core.progress import ProgressFn, StopFn, check_stop, never_stop, no_progress, within
+from core.progress import ProgressFn, StopFn, as_stage, check_stop, never_stop, no_progress, within
 from core.settings import check_settings, values_of
-from core.train import Checkpoint, seed_everything
+from core.train import Checkpoint, Trainer, seed_everything
 
 EncoderLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(encoder setting, device) -> (Hugging Face encoder, tokenizer); injected so tests use a tiny model."""
 WEIGHTS = "network.safetensors"
 SAVED = "cactus.json"
+STAGE_TITLES = {"pretrain": "self-supervised pretraining", "train": "training"}
+CHECKPOINT_SECONDS = 60.0  # a stage can be one long epoch (pretraining): checkpoint it mid-way at most once a minute
 
 
 @dataclass(kw_only=True)
@@ -61,23 +63,15 @@ class CACTUS(CACTUSParams):
         self.history_ = {"pretrain": [], "train": []}
         self.seconds_: dict[str, float] = {}
         pretrain = self.pretrain_steps if groups else 0
-        train = -(-self.epochs * len(groups) // self.batch_groups)
+        train = self.epochs * -(-len(groups) // self.batch_groups)
         share = 0.9 * pretrain / max(pretrain + train, 1)
-        stages = (("pretrain", pretrain, self_supervised_groups(groups, self.word_drop, self.seed) if groups else None,
-                   "self-supervised pretraining", (0.0, share)),
-                  ("train", train, epoch_order(groups, self.seed) if groups else None, "training", (share, 0.9)))
-        for name, steps, group_at, title, (low, high) in stages:
-            if not steps:
-                continue
-            start = time.perf_counter()
-            self.progress(name, low, f"Starting {title} ({steps} steps)")
-            self.history_[name] = train_stage(
-                self.network_, group_at, steps=steps, batch_groups=self.batch_groups, lr=self.lr, loss=self.loss,
-                margin=self.margin, seed=self.seed + (0 if name == "pretrain" else 1),
-                checkpoint=self._checkpoint(name), should_stop=self.should_stop,
-                progress=lambda fraction, message: self.progress(name, low + (high - low) * fraction,
-                                                                 f"{title.capitalize()}: {message}"))
-            self.seconds_[name] = time.perf_counter() - start
+        if pretrain:
+            made = SelfSupervisedGroups(groups, self.word_drop, self.seed, count=pretrain * self.batch_groups)
+            self._train_stage("pretrain", made, epochs=1, seed=self.seed, steps=pretrain,
+                              progress=within(self.progress, 0.0, share))
+        if train:
+            self._train_stage("train", groups, epochs=self.epochs, seed=self.seed + 1, steps=train,
+                              progress=within(self.progress, share, 0.9))
         self.neutral_ = float(self.network_.neutral.detach())
         start = time.perf_counter()
         chosen_on = list(val_groups) if val_groups else groups
@@ -87,6 +81,23 @@ class CACTUS(CACTUSParams):
         self.seconds_["threshold"] = time.perf_counter() - start
         self.progress("threshold", 1.0, f"Threshold {self.threshold_:.2f} (cosine distance)")
         return self
+
+    def _train_stage(self, stage: str, groups: Sequence[EntityGroup], *, epochs: int, seed: int, steps: int,
+                     progress: ProgressFn) -> None:
+        """Train the network on `groups` (one group per batch, `batch_groups` per step) in core.train's loop."""
+        start = time.perf_counter()
+        progress(stage, 0.0, f"Starting {STAGE_TITLES[stage]} ({steps} steps)")
+
+        def group_loss(batch: list[EntityGroup]):
+            (group,) = batch
+            return self.network_.loss(group, self.loss, self.margin)
+
+        trainer = Trainer(epochs=epochs, lr=self.lr, accumulate=self.batch_groups, seed=seed,
+                          checkpoint=self._checkpoint(stage), checkpoint_seconds=CHECKPOINT_SECONDS,
+                          progress=as_stage(progress, stage), should_stop=self.should_stop)
+        trainer.fit(self.network_, lambda epoch, generator: groups, group_loss, self.network_.param_groups(self.lr))
+        self.history_[stage] = trainer.history_["step"]
+        self.seconds_[stage] = time.perf_counter() - start
 
     def embed(self, groups: Sequence[EntityGroup]) -> list[np.ndarray]:
         """Each group's context-aware entity vectors (unit length), one array per group."""

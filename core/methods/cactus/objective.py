@@ -1,5 +1,5 @@
-"""CACTUS's training: the (augmented) triplet loss over a group, word-dropping self-supervision, and the training
-loop over groups with progress, cancel and checkpoints.
+"""CACTUS's objective: the (augmented) triplet loss over a group, the network it trains, and word-dropping
+self-supervision. Training itself is core.train's loop, one group per batch.
 
 Loss over one group with cosine similarities s and margin γ, triplets (anchor i, positive j, negative k):
 - triplet: mean over i, j in i's cluster (j ≠ i), k outside it of max(0, γ + s_ik - s_ij).
@@ -10,8 +10,7 @@ Loss over one group with cosine similarities s and margin γ, triplets (anchor i
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,17 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data.groups import EntityGroup
-from core.errors import RunCancelled, SettingsError
 from core.methods.cactus.attention import ContextEncoder
-from core.train import Checkpoint
 
-LOSSES = ("augmented", "triplet")
 NEUTRAL_INIT = 0.5
 NEUTRAL_LR = 1e-3  # one scalar; at the encoder's learning rate it would hardly move in a few hundred steps
 CONTEXT_LR = 1e-2  # the attention offsets for other entities' keys: a few units of movement in a few hundred steps
-CHECKPOINT_SECONDS = 60.0
-StageProgress = Callable[[float, str], None]
-"""progress(fraction of the stage done in [0, 1], message)."""
 
 
 def pair_masks(clusters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,6 +81,15 @@ class CactusNetwork(nn.Module):
         vectors = self.encoder(batch["input_ids"].to(device), batch["attention_mask"].to(device))
         return F.normalize(vectors, dim=-1)
 
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """AdamW groups: the encoder's trainable weights at `lr`, the neutral similarity and the other-entity offsets
+        at their own rates and without weight decay."""
+        scalars = {"neutral", "encoder.cross_bias"}
+        weights = [p for name, p in self.named_parameters() if name not in scalars and p.requires_grad]
+        return [{"params": weights, "lr": lr},
+                {"params": [self.neutral], "lr": NEUTRAL_LR, "weight_decay": 0.0},
+                {"params": [self.encoder.cross_bias], "lr": CONTEXT_LR, "weight_decay": 0.0}]
+
     def loss(self, group: EntityGroup, kind: str, margin: float) -> torch.Tensor:
         vectors = self(group.texts)
         sim = vectors @ vectors.T
@@ -118,68 +120,24 @@ def word_drop_group(pool: Sequence[str], sizes: Sequence[int], rng: np.random.Ge
     return EntityGroup(name, tuple(members[i][0] for i in order), tuple(members[i][1] for i in order))
 
 
-def self_supervised_groups(groups: Sequence[EntityGroup], rate: float, seed: int) -> Callable[[int], EntityGroup]:
-    """group_at(index): word-dropped groups shaped like the training groups (their cluster sizes), seeds drawn from
-    all training texts without their labels. The same index always gives the same group."""
-    pool = sorted({text for group in groups for text in group.texts})
-    shapes = [sorted(np.unique(np.asarray(group.clusters, dtype=str), return_counts=True)[1].tolist())
-              for group in groups]
+class SelfSupervisedGroups(Sequence[EntityGroup]):
+    """`count` word-dropped groups shaped like the training groups (their cluster sizes), seeds drawn from all
+    training texts without their labels. Each is made when read, and the same index always gives the same group."""
 
-    def group_at(index: int) -> EntityGroup:
-        rng = np.random.default_rng([seed, 7, index])
-        return word_drop_group(pool, shapes[rng.integers(len(shapes))], rng, rate, f"self-supervised {index}")
+    def __init__(self, groups: Sequence[EntityGroup], rate: float, seed: int, count: int) -> None:
+        self.pool = sorted({text for group in groups for text in group.texts})
+        self.shapes = [sorted(np.unique(np.asarray(group.clusters, dtype=str), return_counts=True)[1].tolist())
+                       for group in groups]
+        self.rate = rate
+        self.seed = seed
+        self.count = count
 
-    return group_at
+    def __len__(self) -> int:
+        return self.count
 
-
-def epoch_order(groups: Sequence[EntityGroup], seed: int) -> Callable[[int], EntityGroup]:
-    """group_at(index): the groups epoch after epoch, each epoch in its own seeded order."""
-
-    def group_at(index: int) -> EntityGroup:
-        epoch, position = divmod(index, len(groups))
-        return groups[int(np.random.default_rng([seed, epoch]).permutation(len(groups))[position])]
-
-    return group_at
-
-
-def train_stage(network: CactusNetwork, group_at: Callable[[int], EntityGroup], *, steps: int, batch_groups: int,
-                lr: float, loss: str, margin: float, seed: int, checkpoint: Checkpoint | None = None,
-                progress: StageProgress | None = None, should_stop: Callable[[], bool] | None = None) -> list[float]:
-    """Train `network` in place for `steps` optimiser steps of `batch_groups` groups each; return the loss per step.
-
-    Resumes from `checkpoint` and saves it at most once a minute and at the end. Dropout is reseeded per step, so a
-    resumed stage trains exactly as an uninterrupted one. Raises RunCancelled between steps when asked to stop.
-    """
-    if loss not in LOSSES:
-        raise SettingsError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}.")
-    scalars = {"neutral": network.neutral, "encoder.cross_bias": network.encoder.cross_bias}
-    weights = [p for name, p in network.named_parameters() if name not in scalars and p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": weights, "lr": lr},
-                                   {"params": [network.neutral], "lr": NEUTRAL_LR, "weight_decay": 0.0},
-                                   {"params": [network.encoder.cross_bias], "lr": CONTEXT_LR, "weight_decay": 0.0}])
-    done, history = 0, {"loss": []}
-    if checkpoint is not None and checkpoint.exists():
-        done, history = checkpoint.load(network, optimizer, lora=False)
-    network.train()
-    started, saved, first = time.perf_counter(), time.perf_counter(), done
-    for step in range(done, steps):
-        if should_stop is not None and should_stop():
-            raise RunCancelled(f"Training was cancelled at step {step + 1} of {steps}; it resumes from its checkpoint.")
-        torch.manual_seed(seed * 1_000_003 + step)
-        optimizer.zero_grad(set_to_none=True)
-        total = 0.0
-        for index in range(step * batch_groups, (step + 1) * batch_groups):
-            value = network.loss(group_at(index), loss, margin) / batch_groups
-            value.backward()
-            total += float(value.detach())
-        optimizer.step()
-        history["loss"].append(total)
-        if checkpoint is not None and (time.perf_counter() - saved >= CHECKPOINT_SECONDS or step + 1 == steps):
-            checkpoint.save(network, optimizer, step + 1, history, lora=False)
-            saved = time.perf_counter()
-        if progress is not None:
-            left = (time.perf_counter() - started) / (step + 1 - first) * (steps - step - 1)
-            progress((step + 1) / steps, f"step {step + 1}/{steps}, loss {np.mean(history['loss'][-20:]):.3f}, "
-                                         f"{int(left // 60)} min {int(left % 60):02d} s left")
-    network.eval()
-    return history["loss"]
+    def __getitem__(self, index: int) -> EntityGroup:  # type: ignore[override]  (no slices: read one by one)
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, 7, index])
+        shape = self.shapes[rng.integers(len(self.shapes))]
+        return word_drop_group(self.pool, shape, rng, self.rate, f"self-supervised {index}")

@@ -2,6 +2,7 @@
 its answers to pair questions across the merges of a Ward tree choose the number of clusters."""
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from core.llm import Judge
 from core.methods.clusterllm.objective import TripletFineTuner
 from core.methods.clusterllm.sampling import f_beta_curve, granularity_pairs, random_triplets, triplets_by_entropy
 from core.methods.clusterllm.settings import TREE_MAX_LEAVES, ClusterLLMParams
-from core.progress import ProgressFn, StopFn, check_stop, never_stop, no_progress
+from core.progress import ProgressFn, StopFn, as_stage, check_stop, never_stop, no_progress, within
 from core.settings import check_settings
 
 QUESTIONS = "questions.npz"
+CHECKPOINT = "checkpoint"
+FINE_TUNING_SHARE = (0.05, 0.8)  # of the whole progress bar, split evenly between the iterations
 
 
 @dataclass(kw_only=True)
@@ -59,14 +62,15 @@ class ClusterLLM(ClusterLLMParams):
         for iteration in range(self.iterations):
             self._check_stop()
             started = time.perf_counter()
-            triplets, choices = self._questions(texts, embeddings, iteration)
+            progress = self._iteration_progress(iteration)
+            triplets, choices = self._questions(texts, embeddings, iteration, progress)
             asked.append(triplets)
             answers.append(choices)
             train = [(texts[t[0]], texts[t[c]], texts[t[3 - c]]) for t, c in zip(triplets, choices) if c]
             self.seconds_["ask"] += time.perf_counter() - started
             started = time.perf_counter()
             if train and self.epochs:
-                self._train(train, iteration)
+                self._train(train, iteration, progress)
             self.seconds_["finetune"] += time.perf_counter() - started
             embeddings = encode_with(self.model_, texts)
         self.triplets_ = np.concatenate(asked) if asked else np.zeros((0, 3), dtype=np.int64)
@@ -89,48 +93,46 @@ class ClusterLLM(ClusterLLMParams):
             return encode_with(self.embedder, texts)
         return np.asarray(self.embedder.encode(texts), dtype=np.float32)
 
-    def _share(self, iteration: int) -> tuple[float, float]:
-        """This iteration's slice of the progress bar (fine-tuning takes 5%-80% of the whole)."""
-        width = 0.75 / self.iterations
-        return 0.05 + iteration * width, 0.05 + (iteration + 1) * width
+    def _iteration_progress(self, iteration: int) -> ProgressFn:
+        """This iteration's equal slice of the fine-tuning share of the progress bar."""
+        return within(within(self.progress, *FINE_TUNING_SHARE), iteration / self.iterations,
+                      (iteration + 1) / self.iterations)
 
     def _iteration_dir(self, iteration: int) -> Path | None:
         return Path(self.checkpoint_dir) / f"iteration-{iteration}" if self.checkpoint_dir is not None else None
 
-    def _questions(self, texts: list[str], embeddings: np.ndarray, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+    def _questions(self, texts: list[str], embeddings: np.ndarray, iteration: int,
+                   progress: ProgressFn) -> tuple[np.ndarray, np.ndarray]:
         """Sample triplets from the current embeddings and ask the judge; reuse the ones an earlier attempt of this run
-        saved, when the same judge (and prompt) answered them."""
+        saved, when the same judge (and prompt) answered them. New answers start the iteration's folder afresh: the
+        training checkpoint of other answers no longer applies."""
         folder = self._iteration_dir(iteration)
         asked_by = f"{self.judge.name}|{self.judge.prompt_version}"
         if folder is not None and (folder / QUESTIONS).exists():
             saved = np.load(folder / QUESTIONS)
             if "judge" in saved and str(saved["judge"]) == asked_by:
                 return saved["triplets"], saved["choices"]
-        low, _ = self._share(iteration)
-        self.progress("sample", low, f"Sampling triplets ({self.sampling}), iteration {iteration + 1}")
+        progress("sample", 0.0, f"Sampling triplets ({self.sampling}), iteration {iteration + 1}")
         seed = self.seed + iteration
         if self.sampling == "entropy":
             triplets = triplets_by_entropy(embeddings, self.n_triplets, n_clusters=self.sampling_clusters, seed=seed)
         else:
             triplets = random_triplets(len(texts), self.n_triplets, seed=seed)
-        self.progress("ask", low, f"Asking the judge {len(triplets)} triplet questions")
+        progress("ask", 0.0, f"Asking the judge {len(triplets)} triplet questions")
         found = self.judge.answer_triplets([(texts[a], texts[b], texts[c]) for a, b, c in triplets])
         choices = np.array([answer.choice or 0 for answer in found], dtype=np.int64)
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
             np.savez(folder / QUESTIONS, triplets=triplets, choices=choices, judge=np.array(asked_by))
         return triplets, choices
 
-    def _train(self, train: list[tuple[str, str, str]], iteration: int) -> None:
-        low, high = self._share(iteration)
-
-        def report(fraction: float, message: str) -> None:
-            self.progress("fine-tune", low + (high - low) * fraction, message)
-
+    def _train(self, train: list[tuple[str, str, str]], iteration: int, progress: ProgressFn) -> None:
+        folder = self._iteration_dir(iteration)
         tuner = TripletFineTuner(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
                                  temperature=self.temperature, seed=self.seed + iteration, device=self.device,
-                                 checkpoint_dir=self._iteration_dir(iteration), should_stop=self.should_stop,
-                                 progress=report)
+                                 checkpoint_dir=folder / CHECKPOINT if folder is not None else None,
+                                 should_stop=self.should_stop, progress=as_stage(progress, "fine-tune"))
         self.history_.extend(tuner.fit(self.model_, train).history_)
 
     def _choose_k(self, texts: list[str]) -> None:

@@ -11,11 +11,11 @@ import pandas as pd
 
 from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
 from core.embed.causal_lm import embed_texts, load_causal_lm, postprocess_embeddings
-from core.methods.erasmo.objective import TrainProgress, add_lora, finetune
+from core.methods.erasmo.objective import add_lora, causal_lm_loss
 from core.methods.erasmo.settings import ERASMOParams
-from core.progress import StopFn, check_stop, never_stop
+from core.progress import StepProgress, StopFn, check_stop, never_stop
 from core.settings import check_settings
-from core.train import Checkpoint, seed_everything
+from core.train import Checkpoint, Trainer, seed_everything
 
 ModelLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
@@ -35,7 +35,7 @@ class ERASMO(ERASMOParams):
 
     device: str = "cpu"
     checkpoint_dir: str | None = None
-    progress: TrainProgress | None = None
+    progress: StepProgress | None = None
     should_stop: StopFn = never_stop
     model_loader: ModelLoader = load_causal_lm
 
@@ -56,11 +56,13 @@ class ERASMO(ERASMOParams):
         def epoch_texts(epoch: int, rng: np.random.Generator) -> list[str]:
             return [row.text for row in self.encode(frame, order=rng)]
 
-        checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint()) if self.checkpoint_dir else None
-        self.history_ = finetune(self.model_, self.tokenizer_, epoch_texts, epochs=self.epochs, lr=self.lr,
-                                 batch_size=self.batch_size, max_length=self.max_length, seed=self.seed,
-                                 device=self.device, lora=self.lora, checkpoint=checkpoint, progress=self.progress,
-                                 should_stop=self.should_stop)
+        checkpoint = None
+        if self.checkpoint_dir:
+            checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint(), adapter=self.lora)
+        trainer = Trainer(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
+                          checkpoint=checkpoint, progress=self.progress, should_stop=self.should_stop)
+        loss = causal_lm_loss(self.model_, self.tokenizer_, max_length=self.max_length, device=self.device)
+        self.history_ = trainer.fit(self.model_, epoch_texts, loss).history_
         return self
 
     def encode(self, frame: pd.DataFrame, order: np.random.Generator | int | None = None) -> list[EncodedRow]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,8 +17,8 @@ from core.embed.causal_lm import SMOLLM2_PARAMETERS, causal_lm_parameters, load_
 from core.embed.tabular import table_features
 from core.methods.base import Method, Representation, RunContext
 from core.methods.erasmo.estimator import ERASMO, ModelLoader
-from core.methods.erasmo.objective import TrainProgress
 from core.methods.erasmo.settings import ERASMOParams, ERASMOSettings
+from core.progress import StepProgress, as_stage
 from core.settings import values_of
 
 CHECKPOINT_FOLDER = "erasmo-checkpoint"
@@ -57,29 +57,23 @@ class ERASMOMethod(Method):
         columns = data.feature_columns
         frame = data.frame
 
-        def estimator(epochs: int, checkpoint_dir: str | None, progress: TrainProgress | None) -> ERASMO:
+        def estimator(epochs: int, checkpoint_dir: str | None, progress: StepProgress | None) -> ERASMO:
             return ERASMO(**{**values_of(settings, ERASMOParams), "epochs": epochs}, device=context.device,
                           checkpoint_dir=checkpoint_dir, progress=progress, should_stop=context.should_stop,
                           model_loader=self.model_loader)
 
-        def embedding_progress(stage: str, low: float, high: float) -> Callable[[int, int], None]:
-            def report(done: int, total: int) -> None:
-                context.report(stage, low + (high - low) * done / max(total, 1), f"Embedded {done}/{total} rows")
-            return report
-
         context.report("lm_no_finetune", 0.0, f"Loading {settings.model}")
         untuned = estimator(0, None, None).fit(frame, columns)
-        untuned_vectors = untuned.embed(frame, embedding_progress("lm_no_finetune", 0.0, 0.1))
+        untuned_vectors = untuned.embed(frame, context.within(0.0, 0.1).embedding_progress("lm_no_finetune", "rows"))
         del untuned
 
         context.check_stop()
         checkpoint = str(context.directory.file(CHECKPOINT_FOLDER))
-        erasmo = estimator(settings.epochs, checkpoint,
-                           lambda fraction, message: context.report("finetune", 0.1 + 0.75 * fraction, message))
+        erasmo = estimator(settings.epochs, checkpoint, as_stage(context.within(0.1, 0.85).report, "finetune"))
         started = time.perf_counter()
         erasmo.fit(frame, columns)
         finetune_seconds = time.perf_counter() - started
-        vectors = erasmo.embed(frame, embedding_progress("embed", 0.85, 0.9))
+        vectors = erasmo.embed(frame, context.within(0.85, 0.9).embedding_progress("embed", "rows"))
 
         texts = [row.text for row in erasmo.encode(frame)]
         sentence_vectors = context.within(0.9, 1.0).embed_texts(texts, settings.embedder)
