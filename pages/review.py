@@ -111,6 +111,8 @@ else:
                       on_click=answer, args=(item.id, flipped_choice(item), cursor_key))
     else:  # the judge could not decide: the person picks
         (one, label_one), (two, label_two) = options.items()
+        st.caption(f"The judge left this question undecided, so there is nothing to accept or flip (keys A and F "
+                   f"do nothing here): pick **{label_one}** or **{label_two}** (keys 1 and 2), or skip it (S).")
         first.button(label_one, key="review-first", shortcut="1", on_click=answer, args=(item.id, one, cursor_key))
         second.button(label_two, key="review-second", shortcut="2", on_click=answer, args=(item.id, two, cursor_key))
     third.button("Skip", key="review-skip", shortcut="S", icon=":material/skip_next:",

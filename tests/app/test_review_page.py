@@ -66,6 +66,7 @@ def test_queue_shows_the_triplets_and_an_undecided_one_gets_the_persons_choice(a
     assert shown_question(at).startswith(f"Question 1 of 30 · #{first.id}")
     assert [t.value for t in at.text][:3] == list(first.texts)  # anchor, choice 1, choice 2
     assert first.answer is None  # the oracle cannot decide this one: the person picks
+    assert any("nothing to accept or flip (keys A and F do nothing here)" in caption.value for caption in at.caption)
     at.button(key="review-first").click().run()
     assert not at.exception
     assert store.get(first.id).person_answer == 1
