@@ -1,4 +1,4 @@
-"""What every page shares: the browser tab's workspace, the job manager, the current data set and run.
+"""What every page shares: the browser tab's workspace, the run executor, the current data set and run.
 
 A workspace is an id in the URL (`?ws=...`): a reload keeps it, a new tab gets a new one, so two tabs never see each
 other's uploads or runs, and nothing is lost on reload (the data set is saved in the workspace folder).
@@ -19,7 +19,7 @@ from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
 from core.methods import METHODS
-from core.runs import JobManager, RunStore, default_store
+from core.runs import QueueExecutor, RunStore, default_store, make_executor
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
 
@@ -73,9 +73,10 @@ def run_store() -> RunStore:
 
 
 @st.cache_resource
-def job_manager() -> JobManager:
-    """One manager per server process: a worker thread per device, shared by all sessions."""
-    return JobManager(run_store())
+def executor() -> QueueExecutor:
+    """One executor per server process (thread or subprocess, from $CLUSTERLENS_EXECUTOR), shared by all sessions;
+    runs left queued in the catalogue start when it does."""
+    return make_executor(run_store())
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")

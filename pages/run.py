@@ -9,7 +9,7 @@ from core.errors import ClusterLensError
 from core.methods import METHODS, method_settings, methods_for
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig
-from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_runs, require_dataset, run_label, run_store,
+from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, require_dataset, run_label, run_store,
                           set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
 
@@ -73,7 +73,7 @@ if start:
                                           seed=int(seed)),
         )
         record = create_run(run_store(), config, data.frame, owner=workspace_id())
-        job_manager().submit(record.id)
+        executor().submit(record.id)
         set_current_run(record.id)
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")
@@ -88,9 +88,11 @@ def live_status() -> None:
         return
     st.markdown(f"**Current run** `{record.id}` · {record.method} · {record.dataset}")
     st.progress(min(max(record.progress, 0.0), 1.0), text=f"{record.status} · {record.stage} · {record.message}")
+    if record.status == "queued" and (place := executor().queue_position(record.id)) is not None:
+        st.caption(place.describe())
     if record.status in ("queued", "running"):
         if st.button("Cancel", key=f"cancel-{record.id}"):
-            job_manager().cancel(record.id)
+            executor().cancel(record.id)
     elif record.status == "done" and not shown_on_explore(record.method):
         st.success("Done.", icon=":material/check_circle:")
         st.page_link(VIEW_PAGES[METHODS[record.method].view], label="See it on its page",
@@ -122,9 +124,13 @@ if open_col.button("Make current", key="make_current"):
     set_current_run(chosen.id)
     st.rerun()
 if chosen.resumable and resume_col.button("Resume / rerun", key="resume"):
-    job_manager().submit(chosen.id)
-    set_current_run(chosen.id)
-    st.rerun()
+    try:
+        executor().submit(chosen.id)
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        set_current_run(chosen.id)
+        st.rerun()
 if chosen.finished and delete_col.button("Delete", key="delete"):
     run_store().delete(chosen.id)
     st.rerun()
