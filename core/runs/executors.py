@@ -28,11 +28,16 @@ from core.storage import LOG
 
 EXECUTORS = ("thread", "subprocess")
 DEFAULT_EXECUTOR = "subprocess"
-"""What `make run` uses when $CLUSTERLENS_EXECUTOR is not set: see bench_results/executors.md for the figures."""
+"""What `make run` uses when $CLUSTERLENS_EXECUTOR is not set. A subprocess costs each run about 30 s more on a loaded
+2-core machine (imports, then UMAP's compilation, which a long-lived server pays once), and in return a run survives
+server restarts, cannot crash the server and gives its memory back: bench_results/executors.md."""
 DEFAULT_RUNNER = "core.runs.execute:execute_run"
 RUN_MEMORY_GB = 3.0
-"""Memory to allow per run: a fine-tuning run (MPNet or SmolLM2-135M, optimizer state, data) peaks near 2-3 GB."""
+"""Memory to allow per run: ClusterLLM fine-tuning MiniLM peaked at 1.8 GB resident (bench_results/executors.md);
+MPNet and SmolLM2-135M are larger models."""
 PUMP_SECONDS = 2.0
+QUIET_LIBRARIES = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+"""Defaults for a worker process, whose output goes to the run's log: no progress bars or info lines there."""
 
 
 class Executor(Protocol):
@@ -187,9 +192,10 @@ class SubprocessExecutor(QueueExecutor):
         command = [sys.executable, "-m", "core.runs.worker", run_id, "--worker", worker, "--runner", self.runner,
                    "--workers", str(self.workers), "--catalogue", str(self.store.db_path),
                    "--runs-root", str(self.store.runs_root)]
+        env = {**QUIET_LIBRARIES, **os.environ, "CLUSTERLENS_HOME": str(paths.home())}
         with (self.store.get(run_id).path / LOG).open("ab") as log:  # the worker's own output goes to the run's log
-            subprocess.Popen(command, cwd=paths.REPO_ROOT, env={**os.environ, "CLUSTERLENS_HOME": str(paths.home())},
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(command, cwd=paths.REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def make_executor(store: RunStore, kind: str | None = None) -> QueueExecutor:

@@ -116,14 +116,14 @@ class Heartbeat:
 
 
 def run_job(store: RunStore, run_id: str, *, worker: str, runner: Runner = execute_run,
-            echo: ProgressFn | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> RunOutcome | None:
+            echo: ProgressFn | None = None) -> RunOutcome | None:
     """Run a catalogued run to its end in this process and record how it ended; None when it was not this worker's
     to run (cancelled before it started, or held by another worker). A finished run's checkpoints are removed."""
     record = store.claim(run_id, worker)
     if record is None:
         return None
     progress = ProgressWriter(store, run_id, worker, echo=echo)
-    with Heartbeat(store, run_id, worker, heartbeat_seconds):
+    with Heartbeat(store, run_id, worker):
         outcome = _attempt(record.directory, runner, progress, CancelFlag(store, run_id, worker))
         _record(store, run_id, worker, record.directory, outcome, progress.fraction)
     return outcome

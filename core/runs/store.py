@@ -208,13 +208,14 @@ class RunStore:
         now = time.time()
         with self._transaction() as db:
             moved = db.execute(
-                "UPDATE runs SET status = 'queued', stage = 'queued', progress = 0, message = 'Waiting for a free slot', "
-                "queued = ?, updated = ?, cancel_requested = 0, worker = NULL, claimed = NULL, heartbeat = NULL, "
-                "started = NULL WHERE id = ? AND status != 'queued' AND NOT (status = 'running' AND heartbeat >= ?)",
+                "UPDATE runs SET status = 'queued', stage = 'queued', progress = 0, "
+                "message = 'Waiting for a free slot', queued = ?, updated = ?, cancel_requested = 0, worker = NULL, "
+                "claimed = NULL, heartbeat = NULL, started = NULL "
+                "WHERE id = ? AND status != 'queued' AND NOT (status = 'running' AND heartbeat >= ?)",
                 (now, now, run_id, now - self.stale_after)).rowcount
         if not moved:
-            raise ClusterLensError(f"Run {self.get(run_id).id} is already queued or running; wait for it, or cancel "
-                                   "it first.")
+            raise ClusterLensError(f"Run {self.get(run_id).id} is already queued or running; wait for it, or "
+                                   "cancel it first.")
         self._mirror(run_id)
 
     def reserve_next(self, worker: str, workers: int) -> str | None:

@@ -8,16 +8,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
 from core.runs.executors import DEFAULT_RUNNER, SubprocessExecutor
 from core.runs.jobs import Runner, run_job
 from core.runs.store import RunStore
 
 
-def load_runner(spec: str) -> Runner:
-    """The run function named "module:function"."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+def named_runner(spec: str) -> Runner:
+    """The run function named "module:function", imported when the run starts, so that a bad name fails the run
+    (with the trace in its log) instead of leaving it queued for the next worker to trip over."""
+
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = RunStore(args.catalogue, args.runs_root)
     try:
-        run_job(store, args.run_id, worker=args.worker, runner=load_runner(args.runner))
+        run_job(store, args.run_id, worker=args.worker, runner=named_runner(args.runner))
     finally:
         SubprocessExecutor(store, runner=args.runner, workers=args.workers, pump_seconds=None).dispatch()
     return 0

@@ -1,4 +1,4 @@
-"""Waiting for background runs started from an AppTest (the executor finishes them; their status is in the catalogue)."""
+"""Waiting for background runs started from an AppTest (an executor runs them; their status is in the catalogue)."""
 from __future__ import annotations
 
 import time

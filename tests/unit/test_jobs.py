@@ -175,12 +175,14 @@ def test_the_next_run_comes_from_the_owner_with_fewest_busy_runs(store):
         assert manager.queue_position(late.id).place == 1  # before a's older runs: a holds both slots, b none
         release.setdefault(first[0].id, threading.Event()).set()
         wait_until(lambda: len(started) == 3)
-        assert started[2] == late.id
+        release.setdefault(late.id, threading.Event()).set()
+        wait_until(lambda: len(started) == 4)
         for record in [*first, late]:
             release.setdefault(record.id, threading.Event()).set()
         for record in [*first, late]:
             assert manager.wait(record.id, timeout=20) == "done"
-    assert started == [first[0].id, first[1].id, late.id, first[2].id, first[3].id]
+    assert set(started[:2]) == {first[0].id, first[1].id}  # started together: either may report first
+    assert started[2:] == [late.id, first[2].id, first[3].id]
 
 
 def test_a_finished_run_loses_its_checkpoints_but_keeps_its_models(store):
