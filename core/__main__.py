@@ -141,8 +141,7 @@ def run_cluster(args: argparse.Namespace) -> int:
     store = default_store()
     record = create_run(store, config, data.frame, owner=CLI_OWNER, path=out)
     outcome = run_job(store, record.id, worker=worker_name("cli"), runner=execute_run, echo=StderrProgress())
-    if outcome is None:  # only a run created here and claimed by no one else gets this far
-        raise RuntimeError(f"run {record.id} was taken by another worker")
+    assert outcome is not None, "a run created here and never queued is claimed by no one else"
     if outcome.error is not None:
         raise outcome.error
     print(json.dumps({"run_dir": str(out), **outcome.summary, "run_id": record.id}, default=float))

@@ -112,16 +112,10 @@ class QueueExecutor(ABC):
         """Where a queued run stands, with an estimated wait; None when it is not waiting."""
         return self.store.queue_position(run_id, self.workers)
 
-    def dispatch(self) -> list[str]:
-        """Start waiting runs while slots are free; return their ids."""
-        started = []
-        while True:
-            worker = worker_name(self.kind)
-            run_id = self.store.reserve_next(worker, self.workers)
-            if run_id is None:
-                return started
+    def dispatch(self) -> None:
+        """Start waiting runs while slots are free."""
+        while (run_id := self.store.reserve_next(worker := worker_name(self.kind), self.workers)) is not None:
             self.launch(run_id, worker)
-            started.append(run_id)
 
     @abstractmethod
     def launch(self, run_id: str, worker: str) -> None:
