@@ -28,7 +28,7 @@ from core.storage import LOG
 
 EXECUTORS = ("thread", "subprocess")
 DEFAULT_EXECUTOR = "subprocess"
-"""What `make run` uses when $CLUSTERLENS_EXECUTOR is not set. A subprocess costs each run about 30 s more on a loaded
+"""What `make run` uses when $CLUSTERLENS_EXECUTOR is not set. A subprocess costs each run 30-40 s more on a loaded
 2-core machine (imports, then UMAP's compilation, which a long-lived server pays once), and in return a run survives
 server restarts, cannot crash the server and gives its memory back: bench_results/executors.md."""
 DEFAULT_RUNNER = "core.runs.execute:execute_run"

@@ -65,7 +65,9 @@ _ADDED_COLUMNS = {
 
 @dataclass
 class RunRecord:
-    """A catalogue row. `status` is effective: a running run whose heartbeat is stale reads "interrupted"."""
+    """A catalogue row. `status` is effective: a running run whose heartbeat is older than the store's bound reads
+    "interrupted" (its worker is gone, whatever its process id now belongs to). A queued run has no worker yet and
+    never reads interrupted: it waits in the catalogue for any executor, before or after a restart."""
 
     id: str
     owner: str
