@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def main() -> int:
     print(f"    stages: {results['stages']}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(os.environ["CLUSTERLENS_HOME"], ignore_errors=True)
     return 0
 
 
