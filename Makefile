@@ -23,6 +23,8 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# CLUSTERLENS_EXECUTOR=thread|subprocess (default subprocess) and CLUSTERLENS_WORKERS (runs at once) choose
+# where runs execute; see bench_results/executors.md.
 run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 

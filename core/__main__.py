@@ -11,6 +11,8 @@ from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+CLI_OWNER = "cli"
+"""The catalogue's owner of runs started from the command line."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,8 +125,10 @@ def method_settings_from(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run_cluster(args: argparse.Namespace) -> int:
+    """Cluster a file into the run folder --out, catalogued (owner "cli") like the app's runs and reporting through
+    the same progress writer; progress lines go to stderr, the summary to stdout."""
     from core.data.intake import load_dataset
-    from core.runs import RunDirectory, execute_run, prepare_run
+    from core.runs import create_run, default_store, execute_run, run_job, worker_name
     from core.settings import ClusteringSettings, RunConfig
 
     settings = method_settings_from(args)
@@ -134,17 +138,13 @@ def run_cluster(args: argparse.Namespace) -> int:
                        clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
                                                      seed=args.seed))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    directory = RunDirectory(out)
-    prepare_run(directory, config, data.frame)
-    progress = StderrProgress(directory)
-    try:
-        summary = execute_run(config, out, progress=progress)
-    except BaseException as error:
-        progress.finish("failed", str(error))
-        raise
-    progress.finish("done", "Finished", summary)
-    print(json.dumps({"run_dir": str(out), **summary}, default=float))
+    store = default_store()
+    record = create_run(store, config, data.frame, owner=CLI_OWNER, path=out)
+    outcome = run_job(store, record.id, worker=worker_name("cli"), runner=execute_run, echo=StderrProgress())
+    assert outcome is not None, "a run created here and never queued is claimed by no one else"
+    if outcome.error is not None:
+        raise outcome.error
+    print(json.dumps({"run_dir": str(out), **outcome.summary, "run_id": record.id}, default=float))
     return 0
 
 
@@ -189,10 +189,9 @@ def parse_pairs(pairs: list[str]) -> dict[str, str]:
 
 
 class StderrProgress:
-    """Progress lines on stderr, at most one per second per stage; also the run folder's status.json when given."""
+    """Progress lines on stderr, at most one per second per stage."""
 
-    def __init__(self, directory=None) -> None:
-        self.directory = directory
+    def __init__(self) -> None:
         self.last: tuple[str, float] = ("", 0.0)
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
@@ -200,19 +199,6 @@ class StderrProgress:
         if stage != self.last[0] or now - self.last[1] >= 1.0:
             self.last = (stage, now)
             print(f"[{stage:>9}] {100 * fraction:5.1f}%  {message}", file=sys.stderr, flush=True)
-            self._status("running", stage, fraction, message)
-
-    def finish(self, status: str, message: str, summary: dict | None = None) -> None:
-        """Record how the run ended."""
-        self._status(status, status, 1.0 if status == "done" else self.last[1], message, summary or {})
-
-    def _status(self, status: str, stage: str, fraction: float, message: str, summary: dict | None = None) -> None:
-        if self.directory is not None:
-            from core.storage import STATUS
-
-            self.directory.write_json(STATUS, {"status": status, "stage": stage, "progress": fraction,
-                                               "message": message, "pid": os.getpid(), "updated": time.time(),
-                                               "summary": summary or {}})
 
 
 def _quiet_libraries() -> None:

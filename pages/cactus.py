@@ -11,7 +11,7 @@ from core.errors import ClusterLensError
 from core.methods.cactus import CACTUSSettings, load_run_models, load_run_report, predict_groups
 from core.runs import create_run
 from core.settings import RunConfig
-from pages.common import current_dataset, job_manager, my_runs, run_label, run_store, save_dataset, workspace_id
+from pages.common import current_dataset, executor, my_runs, run_label, run_store, save_dataset, workspace_id
 from pages.settings_form import settings_form
 
 UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "parquet", "xlsx"]
@@ -111,7 +111,7 @@ if start:
         training_groups(data)
         config = RunConfig(method="cactus", dataset=data.name, kind="text", roles=data.roles, method_settings=settings)
         record = create_run(run_store(), config, data.frame, owner=workspace_id())
-        job_manager().submit(record.id)
+        executor().submit(record.id)
         st.session_state["cactus-run"] = record.id
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")
@@ -133,7 +133,7 @@ def training_status(run_id: str) -> None:
     st.progress(min(max(live.progress, 0.0), 1.0), text=f"{live.status} · {live.stage} · {live.message}")
     if live.status in ("queued", "running"):
         if st.button("Cancel", key=f"cactus-cancel-{run_id}"):
-            job_manager().cancel(run_id)
+            executor().cancel(run_id)
     elif live.status != record.status:
         st.rerun()
 
@@ -142,8 +142,12 @@ training_status(record.id)
 if record.status == "failed":
     st.error(record.message, icon=":material/error:")
 if record.resumable and st.button("Resume training", key="cactus-resume"):
-    job_manager().submit(record.id)
-    st.rerun()
+    try:
+        executor().submit(record.id)
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.rerun()
 if record.status != "done":
     st.stop()
 

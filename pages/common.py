@@ -1,4 +1,4 @@
-"""What every page shares: this tab's project, the run catalogue and job runner, cached loaders.
+"""What every page shares: this tab's project, the run catalogue and executor, cached loaders.
 
 A project is an id in the URL (`?ws=...`); pages keep only ids, and read everything else from the project
 (`core.workspace`) and the catalogue, so a reload, another tab on the same link or a restarted server see the same
@@ -16,7 +16,7 @@ from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
 from core.methods import METHODS
-from core.runs import JobManager, RunStore, default_store
+from core.runs import QueueExecutor, RunStore, default_store, make_executor
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
 from core.workspace import PROJECT_ID, Workspace, Workspaces
@@ -101,9 +101,10 @@ def run_store() -> RunStore:
 
 
 @st.cache_resource
-def job_manager() -> JobManager:
-    """One manager per server process: a worker thread per device, shared by all sessions."""
-    return JobManager(run_store())
+def executor() -> QueueExecutor:
+    """One executor per server process (thread or subprocess, from $CLUSTERLENS_EXECUTOR), shared by all sessions;
+    runs left queued in the catalogue start when it does."""
+    return make_executor(run_store())
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")

@@ -7,7 +7,7 @@ from core.llm import JudgmentStore
 from core.llm.review import (SHOW, embedding_verdicts, flipped_choice, item_at, retrain_config, review_counts,
                              review_queue)
 from core.runs import create_run
-from pages.common import job_manager, my_runs, open_finished_run, run_store, set_current_run, workspace_id
+from pages.common import executor, my_runs, open_finished_run, run_store, set_current_run, workspace_id
 
 KINDS = {"triplet": "Triplets (which choice is closer to the anchor?)", "pair": "Pairs (same category?)"}
 SHOW_LABELS = {"unreviewed": "Unreviewed", "disagreements": "Judge ≠ embedding", "flipped": "Flipped",
@@ -129,7 +129,7 @@ if st.button("Retrain with reviewed answers", key="retrain", disabled=reviewed =
     try:
         child = create_run(run_store(), retrain_config(run.config), run.data.frame, owner=workspace_id(),
                            parent=record.id)
-        job_manager().submit(child.id)
+        executor().submit(child.id)
         set_current_run(child.id)
         st.success(f"Started run **{child.id}** with your answers. It is now the current run.",
                    icon=":material/replay:")

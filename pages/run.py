@@ -9,7 +9,7 @@ from core.methods import METHODS, method_settings, methods_for
 from core.progress import format_duration
 from core.runs import create_run
 from core.settings import ClusteringSettings, RunConfig, settings_from_dict
-from pages.common import (VIEW_PAGES, current_run_id, job_manager, my_run, my_runs, require_dataset, run_label,
+from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, require_dataset, run_label,
                           run_store, set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
 
@@ -72,7 +72,7 @@ if st.button("Start run", type="primary", key="start", disabled=settings is None
         config = RunConfig(method=method_name, dataset=run_data.name, kind=run_data.kind, roles=run_data.roles,
                            method_settings=chosen, clustering=clustering)
         record = create_run(run_store(), config, run_data.frame, owner=owner)
-        job_manager().submit(record.id)
+        executor().submit(record.id)
         set_current_run(record.id)
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")
@@ -87,10 +87,12 @@ def live_status() -> None:
         return
     st.markdown(f"**Current run** `{record.id}` · {record.method} · {record.dataset}")
     st.progress(min(max(record.progress, 0.0), 1.0), text=f"{record.status} · {record.stage} · {record.message}")
+    if record.status == "queued" and (place := executor().queue_position(record.id)) is not None:
+        st.caption(place.describe())
     if record.status in ("queued", "running"):
         st.session_state["watching"] = record.id
         if st.button("Cancel", key=f"cancel-{record.id}"):
-            job_manager().cancel(record.id)
+            executor().cancel(record.id)
         return
     if st.session_state.pop("watching", None) == record.id:
         st.rerun()  # the run just ended: refresh the history below too
@@ -104,7 +106,8 @@ def live_status() -> None:
     elif record.status == "failed":
         st.error(record.message, icon=":material/error:")
     elif record.status == "interrupted":
-        st.warning("This run was interrupted (the server stopped while it ran). Resume it from the history below.")
+        st.warning("This run was interrupted: the process running it stopped (a server restart, or the machine ran "
+                   "out of memory). Resume it from the history below; it continues from its last checkpoint.")
 
 
 live_status()
@@ -124,9 +127,13 @@ if open_col.button("Make current", key="make_current"):
     set_current_run(chosen_run.id)
     st.rerun()
 if chosen_run.resumable and resume_col.button("Resume / rerun", key="resume"):
-    job_manager().submit(chosen_run.id)
-    set_current_run(chosen_run.id)
-    st.rerun()
+    try:
+        executor().submit(chosen_run.id)
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        set_current_run(chosen_run.id)
+        st.rerun()
 if chosen_run.finished and delete_col.button("Delete", key="delete"):
     run_store().delete(chosen_run.id)
     st.rerun()

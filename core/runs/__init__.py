@@ -1,12 +1,17 @@
-"""Runs: a folder per run, a SQLite catalogue, the pure run function and the background job manager."""
+"""Runs: a folder per run, the SQLite catalogue (also the queue), the pure run function, the job that runs it, and
+the executors (thread, subprocess) behind one seam."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
 from core import paths
 from core.storage import RunDirectory
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
-from core.runs.jobs import JobManager
+from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor, make_executor
+from core.runs.jobs import RunOutcome, run_job, worker_name
+from core.runs.queue import QueuePosition
 from core.runs.store import RunRecord, RunStore
 from core.settings import RunConfig
 
@@ -17,9 +22,11 @@ def default_store() -> RunStore:
 
 
 def create_run(store: RunStore, config: RunConfig, frame: pd.DataFrame, *, owner: str,
-               parent: str | None = None) -> RunRecord:
-    """Register a run and write its config and data snapshot; nothing is left behind when the settings are invalid."""
-    record = store.create(owner=owner, method=config.method, dataset=config.dataset, kind=config.kind, parent=parent)
+               parent: str | None = None, path: str | Path | None = None) -> RunRecord:
+    """Register a run (in its own folder under the runs root, or in `path`) and write its config and data snapshot;
+    nothing is left in the catalogue when the settings are invalid."""
+    record = store.create(owner=owner, method=config.method, dataset=config.dataset, kind=config.kind, parent=parent,
+                          path=path)
     try:
         prepare_run(record.directory, config, frame)
     except BaseException:
@@ -28,5 +35,6 @@ def create_run(store: RunStore, config: RunConfig, frame: pd.DataFrame, *, owner
     return store.get(record.id)
 
 
-__all__ = ["RunDirectory", "RunStore", "RunRecord", "JobManager", "execute_run", "prepare_run", "load_run_dataset",
-           "create_run", "default_store"]
+__all__ = ["RunDirectory", "RunStore", "RunRecord", "Executor", "QueueExecutor", "ThreadExecutor", "SubprocessExecutor",
+           "QueuePosition", "RunOutcome", "make_executor", "run_job", "worker_name", "execute_run", "prepare_run",
+           "load_run_dataset", "create_run", "default_store"]

@@ -1,141 +1,177 @@
-"""Background jobs: one worker thread per device runs queued runs one after another, with cancel.
+"""The one job function every executor runs, in a thread, a subprocess or (later) on another machine.
 
-Workers never touch the UI: they report through the RunStore (SQLite row + status.json), which pages poll.
+`run_job` claims a run in the catalogue, runs it with a heartbeat, a throttled progress writer and a stop flag read
+from the catalogue, and records how it ended. Nothing it does can leave a run stuck: every status write is inside
+the error handling, and when even the last write fails the heartbeat stops, so the run reads "interrupted".
 """
 from __future__ import annotations
 
 import os
-import queue
+import socket
+import sqlite3
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from core.errors import ClusterLensError, RunCancelled
-from core.storage import CONFIG, RunDirectory
+from core.progress import ProgressFn
+from core.runs.disk import remove_checkpoints
 from core.runs.execute import execute_run
 from core.runs.store import RunStore
 from core.settings import RunConfig
+from core.storage import CONFIG, RunDirectory
 
 Runner = Callable[..., dict[str, Any]]
-PROGRESS_INTERVAL_SECONDS = 0.5
+"""runner(config, run_dir, progress, should_stop) -> summary, like execute_run."""
+HEARTBEAT_SECONDS = 5.0
+PROGRESS_SECONDS = 0.5
+CANCEL_POLL_SECONDS = 1.0
 
 
-class JobManager:
-    """Queues runs per device and executes them on worker threads; `cancel` stops a queued or running job."""
+def worker_name(kind: str) -> str:
+    """A name no other worker has: its kind, machine, process and a random part (one per job)."""
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def __init__(self, store: RunStore, *, devices: list[str] | None = None, runner: Runner = execute_run) -> None:
-        self.store = store
-        self.devices = devices
-        self.runner = runner
-        self._queues: dict[str, queue.Queue[str | None]] = {}
-        self._workers: dict[str, threading.Thread] = {}
-        self._stops: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
 
-    def device_for(self, requested: str) -> str:
-        """The worker a run goes to: the requested device, or the best available one for "auto"."""
-        if self.devices is None:
-            from core.device import available_devices
+@dataclass
+class RunOutcome:
+    """How a job ended: "done", "failed" or "cancelled", the message shown, the summary, and the error if any."""
 
-            self.devices = available_devices()
-        if requested == "auto" or requested not in self.devices:
-            return self.devices[0]
-        return requested
+    status: str
+    message: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: Exception | None = None
 
-    def submit(self, run_id: str, device: str = "auto") -> None:
-        """Queue a run (new, or interrupted and resumed) on a device's worker."""
-        target = self.device_for(device)
-        with self._lock:
-            self._stops[run_id] = threading.Event()
-            if target not in self._workers or not self._workers[target].is_alive():
-                self._queues[target] = queue.Queue()
-                worker = threading.Thread(target=self._work, args=(target,), name=f"clusterlens-{target}", daemon=True)
-                self._workers[target] = worker
-                worker.start()
-        self.store.update(run_id, status="queued", stage="queued", progress=0.0, message=f"Waiting for {target}",
-                          pid=os.getpid())
-        self._queues[target].put(run_id)
 
-    def cancel(self, run_id: str) -> bool:
-        """Ask a queued or running job to stop; returns False when this manager does not know the run."""
-        with self._lock:
-            stop = self._stops.get(run_id)
-        if stop is None:
-            return False
-        stop.set()
-        if self.store.get(run_id).status == "queued":
-            self.store.update(run_id, status="cancelled", stage="cancelled", message="Cancelled before it started")
-        return True
+class ProgressWriter:
+    """The progress callback a run gets: writes to the catalogue at every new stage and at most every `interval`
+    seconds otherwise, passes every report to `echo` (the command line's stderr lines), and keeps the last report so
+    the outcome can carry it."""
 
-    def is_active(self, run_id: str) -> bool:
-        """True while the run is queued or running in this process."""
-        with self._lock:
-            return run_id in self._stops
+    def __init__(self, store: RunStore, run_id: str, worker: str, *, interval: float = PROGRESS_SECONDS,
+                 echo: ProgressFn | None = None) -> None:
+        self.store, self.run_id, self.worker = store, run_id, worker
+        self.interval = interval
+        self.echo = echo
+        self.fraction = 0.0
+        self._written: tuple[str, float] = ("", float("-inf"))
 
-    def wait(self, run_id: str, timeout: float = 600.0) -> str:
-        """Block until a run leaves this manager (for tests and scripts); returns its final status."""
-        deadline = time.monotonic() + timeout
-        while self.is_active(run_id) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.store.get(run_id).status
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        self.fraction = float(fraction)
+        if self.echo is not None:
+            self.echo(stage, fraction, message)
+        now = time.monotonic()
+        if stage != self._written[0] or now - self._written[1] >= self.interval:
+            self._written = (stage, now)
+            self.store.report(self.run_id, self.worker, stage, fraction, message)
 
-    def shutdown(self) -> None:
-        """Stop every job and let the workers exit."""
-        with self._lock:
-            for stop in self._stops.values():
-                stop.set()
-            for work in self._queues.values():
-                work.put(None)
 
-    def _work(self, device: str) -> None:
-        work = self._queues[device]
-        while True:
-            run_id = work.get()
-            if run_id is None:
-                return
-            with self._lock:
-                stop = self._stops.get(run_id)
-            if stop is None or stop.is_set():
-                self._forget(run_id)
-                continue
+class CancelFlag:
+    """The `should_stop` a run gets: the catalogue's cancel flag, read at most every `interval` seconds."""
+
+    def __init__(self, store: RunStore, run_id: str, worker: str, *, interval: float = CANCEL_POLL_SECONDS) -> None:
+        self.store, self.run_id, self.worker = store, run_id, worker
+        self.interval = interval
+        self._checked = float("-inf")
+        self._stop = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self._stop and now - self._checked >= self.interval:
+            self._checked = now
+            self._stop = self.store.should_stop(self.run_id, self.worker)
+        return self._stop
+
+
+class Heartbeat:
+    """A daemon thread writing the worker's heartbeat every `interval` seconds while the job runs."""
+
+    def __init__(self, store: RunStore, run_id: str, worker: str, interval: float = HEARTBEAT_SECONDS) -> None:
+        self.store, self.run_id, self.worker = store, run_id, worker
+        self.interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.interval):
             try:
-                self._execute(run_id, device, stop)
-            finally:
-                self._forget(run_id)
+                if not self.store.beat(self.run_id, self.worker):
+                    return  # the run ended or another worker holds it
+            except (OSError, sqlite3.Error):  # a full or busy disk: the next beat may get through
+                continue
 
-    def _execute(self, run_id: str, device: str, stop: threading.Event) -> None:
-        directory = RunDirectory(self.store.runs_root / run_id)
-        self.store.update(run_id, status="running", stage="starting", message=f"Running on {device}", pid=os.getpid())
+
+def run_job(store: RunStore, run_id: str, *, worker: str, runner: Runner = execute_run,
+            echo: ProgressFn | None = None) -> RunOutcome | None:
+    """Run a catalogued run to its end in this process and record how it ended; None when it was not this worker's
+    to run (cancelled before it started, or held by another worker). A finished run's checkpoints are removed."""
+    record = store.claim(run_id, worker)
+    if record is None:
+        return None
+    progress = ProgressWriter(store, run_id, worker, echo=echo)
+    with Heartbeat(store, run_id, worker):
+        outcome = _attempt(record.directory, runner, progress, CancelFlag(store, run_id, worker))
+        _record(store, run_id, worker, record.directory, outcome, progress.fraction)
+    return outcome
+
+
+def _attempt(directory: RunDirectory, runner: Runner, progress: ProgressWriter,
+             should_stop: CancelFlag) -> RunOutcome:
+    """Run the runner and say how it ended; every error becomes an outcome, none escapes."""
+    try:
+        config = RunConfig.from_dict(directory.read_json(CONFIG))
+        summary = runner(config, directory.path, progress, should_stop)
+        remove_checkpoints(directory)
+        return RunOutcome("done", "Finished", summary)
+    except RunCancelled as error:
+        return RunOutcome("cancelled", "Cancelled", error=error)
+    except ClusterLensError as error:
+        _log(directory, f"failed: {error}")
+        return RunOutcome("failed", str(error), error=error)
+    except OSError as error:  # no space left, a read-only or vanished folder: the machine, not the settings
+        _log(directory, traceback.format_exc())
+        return RunOutcome("failed", f"The run could not read or write its files ({error.strerror or error}). Free "
+                                    "some disk space or check the ClusterLens folder, then resume it.", error=error)
+    except Exception as error:  # a bug: keep the trace in the run's log, show one line to the user
+        _log(directory, traceback.format_exc())
+        first_line = " ".join(str(error).split())
+        return RunOutcome("failed", f"Internal error ({type(error).__name__}: {first_line}). Details are in the "
+                                    "run's log.", error=error)
+
+
+def _record(store: RunStore, run_id: str, worker: str, directory: RunDirectory, outcome: RunOutcome,
+            fraction: float) -> None:
+    """Write the outcome; when the catalogue refuses it, try a bare "failed", then leave the run to its heartbeat
+    (which stops with this job, so the run reads "interrupted" and can be resumed)."""
+    progress = 1.0 if outcome.status == "done" else fraction
+    attempts = [dict(status=outcome.status, message=outcome.message, progress=progress, summary=outcome.summary),
+                dict(status="failed", message="The run ended but its outcome could not be saved (is the disk full?). "
+                                              "Resume it once there is space.")]
+    for fields in attempts:
         try:
-            config = replace(RunConfig.from_dict(directory.read_json(CONFIG)), device=device)
-            summary = self.runner(config, directory.path, self._progress_writer(run_id), stop.is_set)
-        except RunCancelled:
-            self.store.update(run_id, status="cancelled", stage="cancelled", message="Cancelled")
-        except ClusterLensError as error:
-            directory.log(f"failed: {error}")
-            self.store.update(run_id, status="failed", stage="failed", message=str(error))
-        except Exception as error:  # a bug: keep the trace in the run's log, show one line to the user
-            directory.log(traceback.format_exc())
-            self.store.update(run_id, status="failed", stage="failed",
-                              message=f"Internal error ({type(error).__name__}: {error}). Details are in the run's log.")
-        else:
-            self.store.update(run_id, status="done", stage="done", progress=1.0, message="Finished", summary=summary)
+            store.finish(run_id, worker, **fields)
+            return
+        except (OSError, sqlite3.Error) as error:
+            _log(directory, f"could not record the outcome: {error}")
 
-    def _progress_writer(self, run_id: str) -> Callable[[str, float, str], None]:
-        """A progress callback that writes to the store at most twice a second (and at every new stage)."""
-        last = {"stage": "", "time": 0.0}
 
-        def write(stage: str, fraction: float, message: str) -> None:
-            now = time.monotonic()
-            if stage != last["stage"] or now - last["time"] >= PROGRESS_INTERVAL_SECONDS:
-                last.update(stage=stage, time=now)
-                self.store.update(run_id, stage=stage, progress=float(fraction), message=message)
-
-        return write
-
-    def _forget(self, run_id: str) -> None:
-        with self._lock:
-            self._stops.pop(run_id, None)
+def _log(directory: RunDirectory, message: str) -> None:
+    """Append to the run's log when the disk allows (a full disk must not hide the outcome)."""
+    try:
+        directory.log(message)
+    except OSError:
+        pass

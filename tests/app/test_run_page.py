@@ -84,3 +84,30 @@ def test_erasmo_settings_show_defaults_and_a_time_estimate(app):
     assert at.number_input(key="erasmo-epochs").value > 0 and at.checkbox(key="erasmo-lora").value
     assert at.selectbox(key="erasmo-model").value == "smollm2"
     assert any(caption.value.startswith("Estimated time on cpu: about ") for caption in at.caption)
+
+
+def test_a_waiting_run_shows_its_place_in_line(app, workspace):
+    from core import paths
+    from core.runs.executors import configured_workers
+
+    store = run_store()
+    busy = [store.create(owner="someone-else", method="baseline", dataset="d", kind="text")
+            for _ in range(configured_workers())]
+    for record in busy:  # every slot held by another person's run, so the page's executor starts nothing
+        store.enqueue(record.id)
+        assert store.reserve_next(f"test-{record.id}", configured_workers()) == record.id
+        store.claim(record.id, f"test-{record.id}")
+    waiting = store.create(owner=workspace, method="baseline", dataset="d", kind="text")
+    try:
+        store.enqueue(waiting.id)
+        (paths.home() / "workspaces" / workspace).mkdir(parents=True, exist_ok=True)
+        (paths.home() / "workspaces" / workspace / "current_run").write_text(waiting.id)
+        at = app()
+        at.selectbox[0].set_value("support_requests")
+        at.button(key="load_sample").click().run()
+        at.switch_page("pages/run.py").run()
+        assert f"Next in line · {len(busy)} of {len(busy)} slot" in " ".join(caption.value for caption in at.caption)
+    finally:
+        store.request_cancel(waiting.id)
+        for record in busy:
+            store.finish(record.id, f"test-{record.id}", status="cancelled", message="test")

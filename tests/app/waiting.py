@@ -1,4 +1,4 @@
-"""Waiting for background runs started from an AppTest (the job manager's worker thread finishes them)."""
+"""Waiting for background runs started from an AppTest (an executor runs them; their status is in the catalogue)."""
 from __future__ import annotations
 
 import time

@@ -32,6 +32,28 @@ def test_cluster_writes_a_run_directory(tmp_path, texts_csv):
     for name in ("config.json", "status.json", "labels.npy", "embeddings.npy", "projection.npy", "metrics.json"):
         assert (out / name).exists(), name
     assert "[    embed]" in result.stderr  # progress goes to stderr
+    record = cli_run(out)
+    assert (record.status, record.progress, record.summary["k"]) == ("done", 1.0, 3)
+    assert summary["run_id"] == record.id
+
+
+def cli_run(out: Path):
+    """The catalogue's record of the command line run written to `out`."""
+    from core.runs import default_store
+
+    [record] = [record for record in default_store().list(owner="cli") if record.path == out.resolve()]
+    return record
+
+
+def test_a_failed_run_is_catalogued_with_the_progress_it_had_reached(tmp_path, texts_csv):
+    out = tmp_path / "run"
+    result = cli("cluster", str(texts_csv), "--text-column", "text", "--k", "100", "--reduce", "none",
+                 "--out", str(out))
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: With 60 rows")
+    record = cli_run(out)
+    assert (record.status, record.stage, record.progress) == ("failed", "failed", 0.75)  # failed while clustering
+    assert record.message.startswith("With 60 rows")
+    assert json.loads((out / "status.json").read_text())["progress"] == 0.75
 
 
 @pytest.mark.parametrize("content, expected", [
