@@ -89,6 +89,7 @@ def test_erasmo_settings_show_defaults_and_a_time_estimate(app):
 def test_a_waiting_run_shows_its_place_in_line(app, workspace):
     from core import paths
     from core.runs.executors import configured_workers
+    from core.workspace import Workspaces
 
     store = run_store()
     busy = [store.create(owner="someone-else", method="baseline", dataset="d", kind="text")
@@ -100,8 +101,7 @@ def test_a_waiting_run_shows_its_place_in_line(app, workspace):
     waiting = store.create(owner=workspace, method="baseline", dataset="d", kind="text")
     try:
         store.enqueue(waiting.id)
-        (paths.home() / "workspaces" / workspace).mkdir(parents=True, exist_ok=True)
-        (paths.home() / "workspaces" / workspace / "current_run").write_text(waiting.id)
+        Workspaces(paths.workspaces_root()).open(workspace, create=True).set_current_run(waiting.id)
         at = app()
         at.selectbox[0].set_value("support_requests")
         at.button(key="load_sample").click().run()
