@@ -6,7 +6,6 @@ other's uploads or runs, and nothing is lost on reload (the data set is saved in
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
+from core.llm.providers import use_secrets
 from core.methods import METHODS
 from core.runs import JobManager, RunStore, default_store
 from core.runs.artifacts import RunArtifacts, load_artifacts
@@ -29,7 +29,6 @@ METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-H
 VIEW_PAGES = {"explore": "pages/explore.py", "groups": "pages/cactus.py"}
 """Which page shows the runs of a method's view (the library names views, never page files)."""
 WORKSPACE_PARAM = "ws"
-_KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _WORKSPACE_ID = re.compile(r"^[a-f0-9]{32}$")
 
 
@@ -53,17 +52,14 @@ def workspace_dir() -> Path:
 
 
 def share_secret_keys() -> list[str]:
-    """Put upper-case string entries of Streamlit secrets (OPENAI_API_KEY, ...) into this process's environment, where
-    litellm reads them; nothing is written anywhere. Variables already set win. Returns the names it set."""
+    """Give the LLM judges the operator's Streamlit secrets (API keys, CLUSTERLENS_LLM_ENDPOINTS) without putting them
+    into the process environment, where litellm could send them to any host. Returns the endpoints with a key."""
     try:
         entries = dict(st.secrets)
     except (FileNotFoundError, StreamlitSecretNotFoundError):
-        return []
-    names = [name for name, value in entries.items()
-             if _KEY_NAME.match(name) and isinstance(value, str) and name not in os.environ]
-    for name in names:
-        os.environ[name] = entries[name]
-    return names
+        entries = {}
+    providers = use_secrets(entries)
+    return [endpoint.name for endpoint in providers.endpoints if providers.key(endpoint)]
 
 
 @st.cache_resource

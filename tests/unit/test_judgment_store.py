@@ -113,10 +113,14 @@ def test_a_retrain_prefers_the_person_answers(store):
 def test_budget_stops_cleanly_and_keeps_what_was_answered(store):
     inner = CountingJudge()
     capped = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2), chunk_size=1)
-    with pytest.raises(BudgetExhaustedError, match="2 questions paid, 1 left"):
+    with pytest.raises(BudgetExhaustedError, match="paid for 2 questions .*, 1 are left unasked"):
         capped.answer_triplets(TRIPLETS)
     assert len(store.list("run-1")) == 2
-    resumed = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2))
+    rerun = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2))
+    with pytest.raises(BudgetExhaustedError):  # the budget is the run's, over all its attempts
+        rerun.answer_triplets(TRIPLETS)
+    assert len(inner.asked) == 2
+    resumed = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=3))
     assert [a.choice for a in resumed.answer_triplets(TRIPLETS)] == [1, 2, 1]
     assert resumed.queries_ == 1 and len(inner.asked) == 3
 
