@@ -73,6 +73,14 @@ def _advice(error: BaseException) -> str:
     return "the server refused the request: check the model name and the server"
 
 
+def _provider_error() -> type[BaseException]:
+    """The base class of every provider error litellm raises: the openai package's (litellm's own `OpenAIError` is
+    another class)."""
+    import openai  # installed with litellm, already imported by it
+
+    return openai.OpenAIError
+
+
 class LiteLLMJudge:
     """Asks `model` (a litellm model string such as "openai/gpt-4o-mini" or "ollama/llama3") at temperature 0, with
     up to `concurrency` requests in flight for a batch, at the endpoint `providers` allow for it (`api_base` may name
@@ -141,7 +149,7 @@ class LiteLLMJudge:
                         "server is up; questions already answered are kept.") from exc
                 time.sleep(self.backoff * 2 ** attempt)
                 continue
-            except litellm.exceptions.OpenAIError as exc:  # the base of every provider error litellm raises
+            except _provider_error() as exc:  # every other error litellm raises for a provider
                 raise JudgeUnavailableError(f"{where} refused the question ({error_summary(exc)}): {_advice(exc)}. "
                                             "Questions already answered are kept.") from exc
             latency = time.perf_counter() - start

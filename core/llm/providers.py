@@ -29,7 +29,7 @@ from core.settings import register_value_check
 ENDPOINTS_VARIABLE = "CLUSTERLENS_LLM_ENDPOINTS"
 NO_KEY = "no-key"
 """Sent as the key to endpoints that need none, so that litellm never substitutes one from the environment."""
-_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")  # no scheme, no spaces: a model name cannot carry a host
+_MODEL = re.compile(r"(?!.*://)(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/@+-]*")  # no scheme, "..", spaces: no host
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class Providers:
         """The endpoint a run setting names, by name or exact URL; SettingsError for any other address."""
         wanted = _normalised_url(api_base)
         for endpoint in self.endpoints:
-            if api_base.strip() == endpoint.name or (endpoint.api_base and _normalised_url(endpoint.api_base) == wanted):
+            url = _normalised_url(endpoint.api_base) if endpoint.api_base else None
+            if api_base.strip() == endpoint.name or url == wanted:
                 return endpoint
         allowed = [endpoint.name for endpoint in self.endpoints if endpoint.api_base]
         offer = f"Use one of: {', '.join(allowed)}." if allowed else "Leave it empty to use the provider's own server."
@@ -115,20 +116,20 @@ def load_providers(secrets: Mapping[str, Any] | None = None) -> Providers:
     return Providers(endpoints, secrets)
 
 
-_installed: Providers | None = None
+_secrets: dict[str, Any] = {}
 
 
 def use_secrets(secrets: Mapping[str, Any]) -> Providers:
-    """Make the configuration built from `secrets` (e.g. Streamlit's `st.secrets`) the one every judge of this
-    process uses; the secrets stay in memory and never reach `os.environ`. Returns it."""
-    global _installed
-    _installed = load_providers(secrets)
-    return _installed
+    """Make `secrets` (e.g. Streamlit's `st.secrets`) the ones every judge of this process reads its endpoints and
+    keys from; they stay in memory and never reach `os.environ`. Returns the configuration they give."""
+    global _secrets
+    _secrets = dict(secrets)
+    return current_providers()
 
 
 def current_providers() -> Providers:
-    """The configuration installed by `use_secrets`, else the one the environment describes."""
-    return _installed if _installed is not None else load_providers()
+    """The configuration from the secrets given to `use_secrets` and the environment, as they are now."""
+    return load_providers(_secrets)
 
 
 def check_api_base(value: Any) -> None:
