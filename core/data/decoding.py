@@ -8,11 +8,15 @@ encoding here reads plausibly (Shift-JIS, binary) are refused.
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Iterator
 
 from core.errors import IntakeError
 
-SNIFF_BYTES = 64 * 1024  # how much of a file the binary and UTF-16 checks look at
+SNIFF_BYTES = 64 * 1024  # how much of a file the file-type and UTF-16 checks look at
 LISTED_LINES = 5  # line numbers named in a note
+_LONE_SYMBOLS = "€£©®°™"
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
 _MAGIC = {  # leading bytes of files people rename by mistake, and what to tell them
     b"\x89PNG": "a PNG image",
@@ -42,7 +46,7 @@ def decode(data: bytes, name: str) -> tuple[str, list[str]]:
     bare_utf16 = _utf16_without_bom(head)
     if bare_utf16:
         return _whole(data, bare_utf16, name), [f"{name!r} was read as UTF-16 (it has no byte-order mark)."]
-    if b"\x00" in head:
+    if b"\x00" in data:
         raise IntakeError(
             f"{name!r} does not look like text (it contains NUL bytes). Choose a CSV or text file; "
             "if it is UTF-16 text without a byte-order mark, save it as UTF-8."
@@ -74,7 +78,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 def _line_by_line(data: bytes, name: str) -> tuple[str, list[str]]:
-    """UTF-8 where a line is UTF-8, Windows-1252 where it is not (and reads plausibly), with a note naming them."""
+    """UTF-8 where a line is UTF-8, Windows-1252 where it is not (when those lines read plausibly), with a note."""
     lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
     decoded: list[str] = []
     fallback: list[int] = []
@@ -82,8 +86,13 @@ def _line_by_line(data: bytes, name: str) -> tuple[str, list[str]]:
         try:
             decoded.append(line.decode("utf-8"))
         except UnicodeDecodeError:
-            decoded.append(_windows_1252(line, name))
+            try:
+                decoded.append(line.decode("cp1252"))
+            except UnicodeDecodeError:
+                raise _unknown_encoding(name) from None
             fallback.append(number)
+    if not _plausible([decoded[number] for number in fallback]):
+        raise _unknown_encoding(name)
     if len(fallback) == sum(1 for line in lines if not line.isascii()):
         note = f"{name!r} is not UTF-8; it was read as Windows-1252. Check its accented letters."
     else:
@@ -94,21 +103,13 @@ def _line_by_line(data: bytes, name: str) -> tuple[str, list[str]]:
     return "\n".join(decoded), [note]
 
 
-def _windows_1252(line: bytes, name: str) -> str:
-    try:
-        text = line.decode("cp1252")
-    except UnicodeDecodeError:
-        raise _unknown_encoding(name) from None
-    if not _plausible(text):
-        raise _unknown_encoding(name)
-    return text
-
-
-def _plausible(text: str) -> bool:
-    """Windows-1252 decodes almost anything; accept a line only when its accented characters are mostly letters."""
-    if any(ord(ch) < 32 and ch not in "\t\r\f" for ch in text):
+def _plausible(lines: list[str]) -> bool:
+    """Windows-1252 decodes almost anything; accept it only without control characters and when the accented
+    characters are mostly letters (symbols such as € that Western text uses alone aside), as text in another
+    encoding read this way is a jumble of symbols."""
+    if any(ord(ch) < 32 and ch not in "\t\r\f" for line in lines for ch in line):
         return False
-    accented = [ch for ch in text if ord(ch) > 127]
+    accented = [ch for line in lines for ch in line if ord(ch) > 127 and ch not in _LONE_SYMBOLS]
     return sum(ch.isalpha() for ch in accented) >= len(accented) / 2
 
 
@@ -116,3 +117,12 @@ def _unknown_encoding(name: str) -> IntakeError:
     return IntakeError(
         f"{name!r} is in an unknown encoding (not UTF-8 or Windows-1252). Save it as UTF-8 and upload again."
     )
+
+
+def lines_of(text: str) -> Iterator[str]:
+    """The lines of `text`, ends kept, one at a time (no second copy of a big file). Lines end at LF, CRLF or a lone
+    CR, as for the csv module and pandas, and nowhere else (str.splitlines also splits at U+2028, which a JSON
+    string may hold)."""
+    for match in _LINE.finditer(text):
+        if match.group():
+            yield match.group()

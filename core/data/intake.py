@@ -4,17 +4,15 @@
 `load_dataset` chains the two. Nothing here lets a raw pandas, pyarrow or json exception reach the analyst, and no
 file is materialised before its size is checked (core.data.limits): CSV, TSV, JSONL and TXT are parsed here with
 bounds checked before and while parsing (their memory follows the capped file size); Excel and Parquet, whose
-memory follows what they declare, are read in a capped child process (core.data.isolated).
+memory follows what they declare, are read in a capped child process (core.data.sandbox), as are delimited files
+whose fields cannot be bounded cheaply.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
-import warnings
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import IO, Callable, Union
@@ -23,11 +21,11 @@ import pandas as pd
 from pandas.api.types import is_object_dtype, is_string_dtype
 
 from core.data.dataset import FEATURE_ROLES, ROLES, Dataset, Kind
-from core.data.decoding import decode
-from core.data.isolated import read_in_child
+from core.data.decoding import decode, lines_of
+from core.data.delimited import parse_delimited
 from core.data.limits import (
     MAX_CELL_CHARS,
-    MAX_CELLS,
+    MAX_COLUMNS,
     MAX_FILE_BYTES,
     MAX_JSON_DEPTH,
     MAX_ROWS,
@@ -36,19 +34,16 @@ from core.data.limits import (
     human_size,
 )
 from core.data.roles import decide_kind, infer_roles, numbers_where_numeric, without_infinities
+from core.data.sandbox import read_in_child
 from core.errors import IntakeError
 
 DEFAULT_MAX_BYTES = MAX_FILE_BYTES
-CSV_DELIMITERS = ",;\t|"
-SNIFF_CHARS = 64 * 1024  # how much of a file the delimiter sniffing looks at
 
 Source = Union[str, "PathLike[str]", bytes, IO[bytes]]
 Parsed = tuple[pd.DataFrame, list[str]]
 """A frame and notes on how it was read (an encoding guessed, lines read differently)."""
 
-_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
-_JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_JSON_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')  # a string (skipped whole), a bracket, a comma
 
 
 def read_frame(source: Source, filename: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFrame:
@@ -205,124 +200,12 @@ def _check_size(size: int, name: str, max_bytes: int) -> None:
 # ---------------------------------------------------------------- formats
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of `text` split on "\\n" only, with their ends, one at a time (no second copy of a big file)."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
-
-
-def _parse_delimited(data: bytes, name: str, delimiter: str | None) -> Parsed:
-    """CSV/TSV with the header read by the csv module, so duplicate names are seen before pandas renames them.
-
-    The header's width and the number of fields are bounded before pandas sees the text (see `_check_fields`).
-    """
-    decoded, notes = decode(data, name)
-    blank = _LEADING_BLANK_LINES.match(decoded)
-    text = decoded[blank.end():] if blank else decoded
-    skipped_lines = decoded.count("\n", 0, blank.end()) if blank else 0
-    if not text.strip():
-        raise _empty(name)
-    delimiter = delimiter or _sniff_delimiter(text)
-    try:
-        header = next(csv.reader(_lines(text), delimiter=delimiter))
-        check_shape(name, 1, len(header))
-        _check_fields(text, delimiter, len(header), name)
-        with warnings.catch_warnings():
-            # Without index_col=False pandas silently turns a first column without a header name into the index;
-            # with it, pandas only warns that it drops the extra fields. Either way the analyst must hear of it.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=delimiter, index_col=False, low_memory=False,
-                                encoding="utf-8")
-    except pd.errors.ParserWarning as exc:
-        raise IntakeError(
-            f"Some data rows of {name!r} have more fields than its header ({len(header)} names). "
-            "Add the missing header names, or remove the extra delimiters at the end of those rows."
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise _empty(name) from exc
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        ragged = _RAGGED.search(str(exc))
-        if ragged:
-            expected, line, seen = ragged.groups()
-            raise IntakeError(
-                f"{name!r} line {int(line) + skipped_lines} has {seen} fields but the header has {expected}. "
-                "Quote values that contain the delimiter, or fix that row."
-            ) from exc
-        if "field larger than field limit" in str(exc):
-            check_cell(name, csv.field_size_limit() + 1, "in its header")
-        raise _unreadable_table(name, exc) from exc
-    if len(header) != len(frame.columns):
-        raise _unreadable_table(name, f"{len(header)} header names but {len(frame.columns)} columns")
-    frame.columns = header
-    return frame, notes
-
-
-def _check_fields(text: str, delimiter: str, columns: int, name: str) -> None:
-    """Refuse a text that would parse into more than MAX_CELLS fields, a record wider than MAX_COLUMNS or a value
-    longer than MAX_CELL_CHARS, before pandas allocates for it.
-
-    Delimiters plus line breaks (counted in C) bound the fields from above; only when that bound passes the limits
-    are the records read one by one (a quoted delimiter does not split), stopping at the first one over a limit.
-    """
-    lines = text.count("\n") + 1
-    if lines <= MAX_ROWS and text.count(delimiter) + lines <= MAX_CELLS:
-        return
-    rows = cells = 0
-    records = csv.reader(_lines(text), delimiter=delimiter)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                check_cell(name, csv.field_size_limit() + 1, f"line {records.line_num}")
-            return  # pandas names the fault with its line
-        if not record:
-            continue
-        rows += 1
-        cells += max(len(record), columns)
-        check_shape(name, rows, len(record), so_far=True)
-        if cells > MAX_CELLS:
-            check_shape(name, rows, max(columns, cells // rows + 1), so_far=True)
-        for value in record:
-            check_cell(name, len(value), f"line {records.line_num}")
-
-
-def _unreadable_table(name: str, reason: object) -> IntakeError:
-    return IntakeError(f"{name!r} could not be read as a table ({reason}). Check quotes and delimiters.")
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The candidate that splits the header and most of the first lines into the same number (>1) of fields.
-
-    When none does, the file is one column of texts; a delimiter that never occurs keeps each line whole
-    while quotes are still honoured. A minority of ragged lines is left for the parser to report.
-    """
-    sample = text[:SNIFF_CHARS]
-    if len(text) > SNIFF_CHARS:
-        sample = sample[: sample.rfind("\n") + 1] or sample
-    best, best_score = "\x1f", (0.5, 0)
-    for delimiter in CSV_DELIMITERS:
-        try:
-            counts = [len(row) for row in csv.reader(_lines(sample), delimiter=delimiter) if row][:200]
-        except csv.Error:  # a quoted value longer than the sample: not this delimiter's fault to judge
-            continue
-        if not counts or counts[0] < 2:
-            continue
-        fields, hits = Counter(counts).most_common(1)[0]
-        score = (hits / len(counts), fields)
-        if fields > 1 and score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
 def _parse_lines(data: bytes, name: str) -> Parsed:
+    """One text per line; blank lines skipped. Over MAX_ROWS texts is refused before the lines are split."""
     decoded, notes = decode(data, name)
+    if decoded.count("\n") >= MAX_ROWS:
+        texts = sum(1 for line in lines_of(decoded) if line.strip())
+        check_shape(name, texts, 1)
     lines = [line.strip() for line in decoded.splitlines()]
     return pd.DataFrame({"text": [line for line in lines if line]}), notes
 
@@ -330,16 +213,16 @@ def _parse_lines(data: bytes, name: str) -> Parsed:
 def _parse_jsonl(data: bytes, name: str) -> Parsed:
     """One JSON object per line; a bare string line is a text. Nested values are kept as JSON strings.
 
-    Each line's nesting is checked without recursion before it is parsed, and the rows and the union of the keys
-    are bounded while reading (a file whose every line has new keys is a very wide table).
+    Each line's shape is checked without recursion before it is parsed (`_check_json_line`), and the rows and the
+    union of the keys are bounded while reading (a file whose every line has new keys is a very wide table).
     """
     decoded, notes = decode(data, name)
     records = []
     keys: dict[str, None] = {}
-    for number, line in enumerate(_lines(decoded), start=1):
+    for number, line in enumerate(lines_of(decoded), start=1):
         if not line.strip():
             continue
-        _check_depth(line, name, number)
+        _check_json_line(line, name, number)
         try:
             value = json.loads(line)
         except ValueError as exc:  # JSONDecodeError, or a number with thousands of digits
@@ -358,21 +241,34 @@ def _parse_jsonl(data: bytes, name: str) -> Parsed:
     return pd.DataFrame.from_records(records), notes
 
 
-def _check_depth(line: str, name: str, number: int) -> None:
-    """IntakeError when a JSON line nests deeper than MAX_JSON_DEPTH, found by counting brackets outside strings
-    (a loop, not recursion: Python's json parser itself recurses and fails on deep input)."""
-    if line.count("[") + line.count("{") <= MAX_JSON_DEPTH:
+def _check_json_line(line: str, name: str, number: int) -> None:
+    """IntakeError for a JSON line nesting deeper than MAX_JSON_DEPTH, with more than MAX_COLUMNS keys, or with
+    more nested items than a value may hold characters, found by walking its brackets and commas outside strings in
+    a loop: Python's json parser recurses (and fails on deep input) and allocates for every item before we could
+    count them. Lines with few brackets and commas, counted in C, need no walk."""
+    if line.count("[") + line.count("{") <= MAX_JSON_DEPTH and line.count(",") < MAX_COLUMNS:
         return
-    depth = 0
-    for token in _JSON_STRING_OR_BRACKET.finditer(line):
-        bracket = token.group()
-        if bracket in ("[", "{"):
+    depth = commas = top_level = 0
+    for token in _JSON_STRUCTURE.finditer(line):
+        mark = token.group()
+        if mark in ("[", "{"):
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise IntakeError(f"{name!r} line {number} nests JSON values more than {MAX_JSON_DEPTH} levels "
                                   "deep. Flatten the records to one level of keys.")
-        elif bracket in ("]", "}"):
+        elif mark in ("]", "}"):
             depth -= 1
+        elif mark == ",":
+            commas += 1
+            top_level += depth == 1
+            if top_level >= MAX_COLUMNS:
+                check_shape(name, 1, top_level + 1, so_far=True)
+            if commas > MAX_CELL_CHARS:
+                check_cell(name, commas, f"line {number}, a list of over {MAX_CELL_CHARS:,} items")
+
+
+def _parse_delimited(data: bytes, name: str, delimiter: str | None) -> Parsed:
+    return parse_delimited(data, name, delimiter)
 
 
 def _parse_parquet(data: bytes, name: str) -> Parsed:

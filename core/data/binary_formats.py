@@ -1,68 +1,20 @@
-"""Excel and Parquet files, read in a child process with a memory cap so that a hostile file cannot take the server
-down; their sizes are checked from metadata (zip directory, sheet dimension, Parquet footer) before any cell is read.
-
-Why a child for these two formats and bounded in-process parsing for CSV, TSV, JSONL and TXT, as measured on the
-2-core server: openpyxl and Arrow allocate from what a file *declares* (a 4.9 KB workbook with one cell at
-(8000, 8000) took 1.6 GB to read, a 184 KB Parquet file 871 MB), and metadata cannot bound every case (shared
-strings, dictionary pages decoded in full), whereas the text formats' memory follows the capped file size. The child
-costs about a second (a fresh interpreter importing pandas, pyarrow and openpyxl). Its data segment is capped with
-RLIMIT_DATA at PARSER_MEMORY_BYTES: RLIMIT_AS also counts the address space Arrow reserves and already failed a
-160 MB read. Its time is capped at PARSER_SECONDS. The frame comes back pickled: the child is our own code run as
-the same user, so the pickle crosses no trust boundary.
+"""Excel and Parquet files, read in the child process of core.data.sandbox: their sizes are checked from metadata
+(zip directory, the sheet's declared dimension, the Parquet footer) before any cell is read, and the cells are
+bounded again while they are read, since metadata can lie.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from core.data.limits import (
-    MAX_PACKING_RATIO,
-    MAX_UNPACKED_BYTES,
-    PARSER_MEMORY_BYTES,
-    PARSER_SECONDS,
-    check_shape,
-    human_size,
-)
+from core.data.limits import MAX_PACKING_RATIO, MAX_UNPACKED_BYTES, check_shape, human_size
 from core.errors import IntakeError
 
-USER_ERROR = 3  # the child's exit status when it printed an IntakeError's message
-OUT_OF_MEMORY = 4
 _PACKED_MEMBER_MIN = 1024 * 1024  # the packing ratio is judged on members bigger than this
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-def read_in_child(reader: str, data: bytes, name: str) -> pd.DataFrame:
-    """The frame `READERS[reader]` makes of `data`, read in a child process under the memory and time caps."""
-    with tempfile.TemporaryDirectory(prefix="clusterlens-intake-") as folder:
-        source = Path(folder) / f"input{Path(name).suffix.lower()}"  # openpyxl goes by the extension
-        target = Path(folder) / "frame.pickle"
-        source.write_bytes(data)
-        command = [sys.executable, "-m", "core.data.isolated", reader, str(source), str(target), name]
-        try:
-            done = subprocess.run(command, cwd=_ROOT, capture_output=True, text=True, timeout=PARSER_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise IntakeError(f"Reading {name!r} took more than {PARSER_SECONDS} s. Save it as CSV (or Parquet "
-                              "without nested columns) and upload that.") from None
-        if done.returncode == 0:
-            return pd.read_pickle(target)
-        if done.returncode == USER_ERROR:
-            raise IntakeError(done.stdout.strip())
-        if done.returncode == OUT_OF_MEMORY or done.returncode < 0:
-            raise IntakeError(f"{name!r} needs more than {human_size(PARSER_MEMORY_BYTES)} of memory to read, far "
-                              "more than its size suggests (it may be a compression bomb). Save the data as CSV, or "
-                              "upload fewer rows.")
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"The {reader} reader failed on {name!r}: {last}")
-
-
-# ---------------------------------------------------------------- in the child
 
 
 def read_excel(path: Path, name: str) -> pd.DataFrame:
@@ -215,27 +167,3 @@ def _flattened(table: Any) -> Any:
 
 def _bad_parquet(name: str, reason: object) -> IntakeError:
     return IntakeError(f"{name!r} could not be read as a Parquet file ({reason}). Export it again or use CSV.")
-
-
-READERS: dict[str, Callable[[Path, str], pd.DataFrame]] = {"excel": read_excel, "parquet": read_parquet}
-
-
-def main(argv: list[str]) -> int:
-    """The child: cap the memory, read `source` with `reader`, pickle the frame to `target`; exit 0, or USER_ERROR
-    with the message on stdout, or OUT_OF_MEMORY."""
-    import resource
-
-    reader, source, target, name = argv
-    resource.setrlimit(resource.RLIMIT_DATA, (PARSER_MEMORY_BYTES, PARSER_MEMORY_BYTES))
-    try:
-        READERS[reader](Path(source), name).to_pickle(target)
-    except IntakeError as error:
-        print(error, end="")
-        return USER_ERROR
-    except MemoryError:
-        return OUT_OF_MEMORY
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
