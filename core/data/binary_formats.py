@@ -55,11 +55,7 @@ def read_excel(path: Path, name: str) -> pd.DataFrame:
 
 
 def _read_old_excel(path: Path, name: str) -> pd.DataFrame:
-    import importlib.util
-
-    if importlib.util.find_spec("xlrd") is None:
-        raise IntakeError(f"Old .xls workbooks such as {name!r} cannot be read here. Save it as .xlsx or CSV and "
-                          "upload that.")
+    """An .xls workbook through xlrd (intake refuses .xls before this when xlrd is not installed)."""
     try:
         cells = pd.read_excel(path, sheet_name=0, header=None)
     except MemoryError:

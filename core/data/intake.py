@@ -9,6 +9,7 @@ whose fields cannot be bounded cheaply.
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -267,22 +268,22 @@ def _check_json_line(line: str, name: str, number: int) -> None:
                 check_cell(name, commas, f"line {number}, a list of over {MAX_CELL_CHARS:,} items")
 
 
-def _parse_delimited(data: bytes, name: str, delimiter: str | None) -> Parsed:
-    return parse_delimited(data, name, delimiter)
-
-
 def _parse_parquet(data: bytes, name: str) -> Parsed:
     return read_in_child("parquet", data, name), []
 
 
 def _parse_excel(data: bytes, name: str) -> Parsed:
+    if name.lower().endswith(".xls") and importlib.util.find_spec("xlrd") is None:
+        raise IntakeError(
+            f"Old .xls workbooks such as {name!r} cannot be read here. Save it as .xlsx or CSV and upload that."
+        )
     return read_in_child("excel", data, name), []
 
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
-    ".csv": lambda data, name: _parse_delimited(data, name, None),
-    ".tsv": lambda data, name: _parse_delimited(data, name, "\t"),
-    ".tab": lambda data, name: _parse_delimited(data, name, "\t"),
+    ".csv": lambda data, name: parse_delimited(data, name, None),
+    ".tsv": lambda data, name: parse_delimited(data, name, "\t"),
+    ".tab": lambda data, name: parse_delimited(data, name, "\t"),
     ".txt": _parse_lines,
     ".jsonl": _parse_jsonl,
     ".ndjson": _parse_jsonl,
@@ -322,7 +323,7 @@ def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _check_longest_values(frame: pd.DataFrame, name: str) -> None:
-    """IntakeError naming the first column (and row) holding a value longer than MAX_CELL_CHARS, and its header."""
+    """IntakeError saying where the first value (or column name) longer than MAX_CELL_CHARS is."""
     for position, column in enumerate(frame.columns):
         check_cell(name, len(str(column)), f"the name of column {position + 1}")
         values = frame.iloc[:, position]

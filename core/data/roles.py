@@ -197,7 +197,7 @@ def _is_bool(series: pd.Series, present: pd.Series) -> bool:
 
 def _integer_like(numbers: pd.Series) -> bool:
     values = numbers.dropna().to_numpy(dtype=float)
-    return values.size > 0 and bool(np.all(np.mod(values, 1) == 0))
+    return values.size > 0 and bool(np.all(np.isfinite(values)) and np.all(np.mod(values, 1) == 0))
 
 
 def _is_code(numbers: pd.Series | None) -> bool:
@@ -215,9 +215,9 @@ def _row_numbers(numbers: pd.Series) -> bool:
 
 
 def _one_token(present: pd.Series) -> bool:
-    """Strings without spaces (codes, hashes, e-mail addresses), judged on a sample."""
+    """ASCII strings without spaces (codes, hashes, e-mail addresses), judged on a sample."""
     sample = present.head(SAMPLE_SIZE)
-    return all(isinstance(value, str) and value.strip() and not any(ch.isspace() for ch in value.strip())
+    return all(isinstance(value, str) and value.isascii() and value.strip() and len(value.split()) == 1
                for value in sample)
 
 
@@ -237,9 +237,9 @@ def _is_date(series: pd.Series) -> bool:
 
 
 def _looks_like_prose(present: pd.Series) -> bool:
-    """Long on average, in characters (with spaces: a hash or a URL is long too) or in words: sentences rather than
-    category names."""
+    """Long on average in words, or in characters when spaced or not ASCII (Chinese and Japanese are written
+    without spaces; a hash, a URL or a file path is long, ASCII and unspaced): sentences, not names or codes."""
     sample = present.head(SAMPLE_SIZE).astype(str).str.slice(0, SAMPLE_CHARS)
     words = sample.str.split().str.len().mean()
-    long_in_chars = sample.str.len().mean() >= TEXT_MIN_MEAN_CHARS and words >= 2
-    return bool(long_in_chars or words >= TEXT_MIN_MEAN_WORDS)
+    long_in_chars = sample.str.len().mean() >= TEXT_MIN_MEAN_CHARS
+    return bool(words >= TEXT_MIN_MEAN_WORDS or (long_in_chars and (words >= 2 or not sample.map(str.isascii).all())))
