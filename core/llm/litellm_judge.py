@@ -55,7 +55,7 @@ def _transient_errors(litellm: Any) -> tuple[type[BaseException], ...]:
             errors.ServiceUnavailableError, errors.BadGatewayError)
 
 
-def error_summary(error: BaseException) -> str:
+def _error_summary(error: BaseException) -> str:
     """A provider error as it may be shown: its class and HTTP status, never its text (the remote reply, the key)."""
     status = getattr(error, "status_code", None)
     return type(error).__name__ + (f", HTTP {status}" if isinstance(status, int) else "")
@@ -121,11 +121,13 @@ class LiteLLMJudge:
 
     def answer_triplet(self, anchor: str, a: str, b: str) -> Answer:
         raw, tokens, cost, latency = self.ask(self.template.triplet_prompt(anchor, a, b))
-        return Answer(parse_triplet_answer(raw), raw, tokens, cost, latency)
+        choice = parse_triplet_answer(raw)
+        return Answer(choice, raw, tokens, cost, latency, unparsed=choice is None)
 
     def answer_pair(self, x: str, y: str) -> Answer:
         raw, tokens, cost, latency = self.ask(self.template.pair_prompt(x, y))
-        return Answer(parse_pair_answer(raw), raw, tokens, cost, latency)
+        choice = parse_pair_answer(raw)
+        return Answer(choice, raw, tokens, cost, latency, unparsed=choice is None)
 
     def answer_triplets(self, triplets: Sequence[Triplet]) -> list[Answer]:
         return answer_concurrently(self.answer_triplet, triplets, self.concurrency)
@@ -145,12 +147,12 @@ class LiteLLMJudge:
             except transient as exc:
                 if attempt == self.max_retries:
                     raise JudgeUnavailableError(
-                        f"{where} did not answer after {attempt + 1} attempts ({error_summary(exc)}). Check that the "
+                        f"{where} did not answer after {attempt + 1} attempts ({_error_summary(exc)}). Check that the "
                         "server is up; questions already answered are kept.") from exc
                 time.sleep(self.backoff * 2 ** attempt)
                 continue
             except _provider_error() as exc:  # every other error litellm raises for a provider
-                raise JudgeUnavailableError(f"{where} refused the question ({error_summary(exc)}): {_advice(exc)}. "
+                raise JudgeUnavailableError(f"{where} refused the question ({_error_summary(exc)}): {_advice(exc)}. "
                                             "Questions already answered are kept.") from exc
             latency = time.perf_counter() - start
             return self._content(response), self._tokens(response), self._cost(litellm, response), latency

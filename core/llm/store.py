@@ -1,9 +1,9 @@
 """Every question put to a judge and every answer, in the run catalogue's SQLite file (table `judgments`).
 
 An identical question (same kind and texts) to the same model under the same prompt version is answered from here,
-never paid for twice, once the judge decided it: an undecided (unparseable) answer is kept for review but never
-served, so the question is asked again; each row counts the paid `attempts`. A person's review is stored beside the
-judge's answer and never overwrites it.
+never paid for twice; except when the reply could not be read (`unparsed`): it is kept for review but never served,
+so the question is asked again, and each row counts the `attempts` paid for it. A person's review is stored beside
+the judge's answer and never overwrites it.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS judgments (
     reused INTEGER NOT NULL DEFAULT 0,
     person_answer TEXT,
     attempts INTEGER NOT NULL DEFAULT 1,
+    unparsed INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL,
     UNIQUE (run, kind, model, prompt_version, question_hash)
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS judgments (
 CREATE INDEX IF NOT EXISTS judgments_by_question ON judgments (question_hash, model, prompt_version);
 CREATE INDEX IF NOT EXISTS judgments_by_run ON judgments (run, kind);
 """
+_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 1", "unparsed": "INTEGER NOT NULL DEFAULT 0"}
+"""Columns a catalogue written before they existed is given when opened."""
 
 
 def question_hash(kind: Kind, texts: Sequence[str]) -> str:
@@ -112,8 +115,12 @@ class JudgmentStore:
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(judgments)")}
-            if "attempts" not in columns:  # a catalogue written before attempts were counted
-                db.execute("ALTER TABLE judgments ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in columns:
+                    db.execute(f"ALTER TABLE judgments ADD COLUMN {column} {definition}")
+            if "unparsed" not in columns:  # undecided answers of LLM judges were unreadable replies
+                db.execute("UPDATE judgments SET unparsed = 1 WHERE answer = 'null' AND source = 'judge' AND "
+                           "model NOT LIKE 'embedding:%' AND model != 'oracle'")
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path)
@@ -123,19 +130,21 @@ class JudgmentStore:
         """Store (texts, answer, reused) rows for a run.
 
         A reused answer never replaces a row the run holds. A fresh (paid) answer to a question the run already holds
-        (asked again because it was undecided) replaces its answer and adds its tokens, cost and one attempt.
+        (asked again because its reply could not be read) replaces its answer and adds its tokens, cost and one
+        attempt.
         """
         now = time.time()
         rows = [(run, kind, prompt_version, model, question_hash(kind, texts), json.dumps(list(texts)), answer.raw,
                  json.dumps(answer.choice), answer.tokens, answer.cost, answer.latency, answer.source, int(reused),
-                 now, now) for texts, answer, reused in items]
+                 int(answer.unparsed), now, now) for texts, answer, reused in items]
         insert = ("INSERT INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, tokens, "
-                  "cost, latency, source, reused, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                  "cost, latency, source, reused, unparsed, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         with closing(self._connect()) as db, db:
             db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), [row for row in rows if row[12]])
             db.executemany(
                 insert + " ON CONFLICT (run, kind, model, prompt_version, question_hash) DO UPDATE SET "
                 "raw = excluded.raw, answer = excluded.answer, latency = excluded.latency, source = excluded.source, "
+                "unparsed = excluded.unparsed, "
                 "tokens = excluded.tokens + CASE WHEN reused THEN 0 ELSE tokens END, "
                 "cost = excluded.cost + CASE WHEN reused THEN 0 ELSE cost END, "
                 "attempts = 1 + CASE WHEN reused THEN 0 ELSE attempts END, reused = 0, updated = excluded.updated",
@@ -147,12 +156,12 @@ class JudgmentStore:
         self.record_many(run, kind, model, prompt_version, [(texts, answer, False)])
 
     def cached_answer(self, model: str, prompt_version: str, question_hash: str) -> Answer | None:
-        """The decided answer this model already gave to this question under this prompt version (from any run), or
-        None: an undecided one is not an answer to reuse."""
+        """The answer this model already gave to this question under this prompt version (from any run), or None;
+        a reply that could not be read is no answer to reuse."""
         with closing(self._connect()) as db:
             row = db.execute(
                 "SELECT raw, answer, tokens, cost, latency, source FROM judgments WHERE model = ? AND "
-                "prompt_version = ? AND question_hash = ? AND answer != 'null' ORDER BY reused, id LIMIT 1",
+                "prompt_version = ? AND question_hash = ? AND unparsed = 0 ORDER BY reused, id LIMIT 1",
                 (model, prompt_version, question_hash)).fetchone()
         if row is None:
             return None
