@@ -35,7 +35,7 @@ def parse_delimited(data: bytes, name: str, delimiter: str | None, *,
     blank = _LEADING_BLANK_LINES.match(decoded)
     text = decoded[blank.end():] if blank else decoded
     skipped_lines = decoded.count("\n", 0, blank.end()) if blank else 0
-    if not text.strip():
+    if not text or text.isspace():
         raise IntakeError(f"{name!r} is empty. Choose a file that holds data rows.")
     delimiter = delimiter or _sniff_delimiter(text)
     first_line = re.match(r"[^\r\n]*", text).group()

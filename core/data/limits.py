@@ -15,7 +15,7 @@ MAX_CELL_CHARS = 100_000  # one value; embedders read the first few hundred toke
 MAX_JSON_DEPTH = 64  # nesting of one JSON value: deeper is a bomb, not a record
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # what an .xlsx (a zip) may declare to unpack to, all members together
 MAX_PACKING_RATIO = 200  # unpacked / packed size of one zip member over 1 MB: real workbooks stay far below
-PARSER_MEMORY_BYTES = 1536 * 1024 * 1024  # the child process reading Excel and Parquet files (RLIMIT_DATA)
+PARSER_MEMORY_BYTES = 1536 * 1024 * 1024  # the child process reading risky files (core.data.sandbox), RLIMIT_DATA
 PARSER_SECONDS = 120  # the same child's time to read one file
 
 
