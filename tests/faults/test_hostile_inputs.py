@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,10 +39,20 @@ except ClusterLensError as error:
     result = {"error": type(error).__name__, "message": str(error)}
 except BaseException as error:  # what this test is for: anything but a clear refusal
     result = {"crash": f"{type(error).__name__}: {str(error)[:300]}"}
-result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process's own peak; ru_maxrss would also count the pytest process it was forked from
+result["rss"] = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
 result["child_rss"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps(result))
 """
+
+MEASURED = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"code": done.returncode, "stderr": done.stderr, "peak": peak}))
+"""
+"""Runs a command and reports its peak RSS (its children included) from a small process: a process forked from the
+big pytest process would report pytest's RSS as its own peak."""
 
 CLI_DRIVER = """
 import contextlib, io, json, sys
@@ -124,13 +133,12 @@ def test_the_command_line_fails_with_one_error_line_or_clusters(case: Case, cli_
 
 
 def run_cli_measured(path: Path, out: Path) -> tuple[int, str, int]:
-    """`python -m core cluster` as a user runs it: (exit status, stderr, its peak RSS in bytes, children included)."""
-    process = subprocess.Popen([sys.executable, "-m", "core", "cluster", str(path), "--out", str(out), *CLI_ARGS],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stderr, usage.ru_maxrss * 1024
+    """`python -m core cluster` as a user runs it: (exit status, stderr, peak RSS in bytes, its children included)."""
+    command = [sys.executable, "-m", "core", "cluster", str(path), "--out", str(out), *CLI_ARGS]
+    done = subprocess.run([sys.executable, "-c", MEASURED, *command], cwd=REPO, capture_output=True, text=True,
+                          timeout=1800)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["code"], result["stderr"], result["peak"]
 
 
 @pytest.mark.parametrize("name, refused", [("sparse_cell_8000x8000.xlsx", True), ("nan_inf.csv", False)])
