@@ -7,12 +7,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""OWASP's list, and its full-width forms, which some spreadsheets in East Asian locales also run."""
 
 
 def neutralise_formula(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote (OWASP advice)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """Prefix text that a spreadsheet would run as a formula (=, +, -, @, tab, CR, also after leading spaces, which
+    an import may trim) with a quote (OWASP advice)."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -30,13 +32,16 @@ def labels_frame(frame: pd.DataFrame, labels: np.ndarray, *, column: str = "clus
 
 
 def labels_csv(frame: pd.DataFrame, labels: np.ndarray) -> bytes:
-    """CSV bytes of `labels_frame`, with every text cell defused against formula injection."""
+    """CSV bytes of `labels_frame` (RFC 4180 line ends), with every text cell and column name defused against
+    formula injection."""
     out = labels_frame(frame, labels)
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(neutralise_formula)
     out.columns = [neutralise_formula(str(column)) for column in out.columns]
-    return out.to_csv(index=False).encode("utf-8")
+    # CRLF line ends make the csv writer quote any cell holding a CR: unquoted, a CR splits the row in a spreadsheet
+    # and puts the rest of the cell, undefused, at the start of a new one.
+    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def embeddings_npy(embeddings: np.ndarray) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -90,6 +90,21 @@ class FieldSpec:
         return all(values.get(name) in allowed for name, allowed in self.option.when.items() if name in values)
 
 
+ValueCheck = Callable[[Any], None]
+"""Raises SettingsError for a value that has the right type but cannot be allowed."""
+_VALUE_CHECKS: dict[str, list[ValueCheck]] = {}
+
+
+def register_value_check(name: str, check: ValueCheck) -> None:
+    """Check every setting called `name`, in any settings dataclass, with `check` when it has a value.
+
+    For rules that need knowledge above this layer: core.llm.providers registers that an `api_base` must name an
+    endpoint the server's operator allows, so the submit-time check refuses any other address.
+    """
+    if check not in _VALUE_CHECKS.setdefault(name, []):
+        _VALUE_CHECKS[name].append(check)
+
+
 def fields_of(kind: type) -> list[FieldSpec]:
     """The fields of a settings dataclass, with their options (a field without one gets its name as label)."""
     hints = typing.get_type_hints(kind, include_extras=False)
@@ -126,7 +141,16 @@ def check_settings(settings: Any, part: type | None = None) -> Any:
 
 
 def checked_value(spec: FieldSpec, value: Any) -> Any:
-    """The value, converted where lossless (an int for a float field), or a SettingsError that names the field."""
+    """The value, converted where lossless (an int for a float field), or a SettingsError that names the field;
+    checks registered for the field's name run last."""
+    value = _typed_value(spec, value)
+    if value is not None:
+        for check in _VALUE_CHECKS.get(spec.name, ()):
+            check(value)
+    return value
+
+
+def _typed_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         if spec.optional:
             return None

@@ -6,8 +6,6 @@ data and runs, and two projects never see each other's.
 """
 from __future__ import annotations
 
-import os
-import re
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -15,6 +13,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core import paths
 from core.data.dataset import Dataset
 from core.errors import ClusterLensError
+from core.llm.providers import use_secrets
 from core.methods import METHODS
 from core.runs import QueueExecutor, RunStore, default_store, make_executor
 from core.runs.artifacts import RunArtifacts, load_artifacts
@@ -27,9 +26,6 @@ METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-H
 VIEW_PAGES = {"explore": "pages/explore.py", "groups": "pages/cactus.py"}
 """Which page shows the runs of a method's view (the library names views, never page files)."""
 WORKSPACE_PARAM = "ws"
-_KEY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
-
-
 PATH_STEPS = (
     ("Data", "load a CSV, Excel, Parquet, JSONL or text file, or a sample, and say what each column is"),
     ("Run", "pick a method; it runs in the background, with progress and Cancel"),
@@ -81,17 +77,14 @@ def workspace() -> Workspace:
 
 
 def share_secret_keys() -> list[str]:
-    """Put upper-case string entries of Streamlit secrets (OPENAI_API_KEY, ...) into this process's environment, where
-    litellm reads them; nothing is written anywhere. Variables already set win. Returns the names it set."""
+    """Give the LLM judges the operator's Streamlit secrets (API keys, CLUSTERLENS_LLM_ENDPOINTS) without putting them
+    into the process environment, where litellm could send them to any host. Returns the endpoints with a key."""
     try:
         entries = dict(st.secrets)
     except (FileNotFoundError, StreamlitSecretNotFoundError):
-        return []
-    names = [name for name, value in entries.items()
-             if _KEY_NAME.match(name) and isinstance(value, str) and name not in os.environ]
-    for name in names:
-        os.environ[name] = entries[name]
-    return names
+        entries = {}
+    providers = use_secrets(entries)
+    return [endpoint.name for endpoint in providers.endpoints if providers.key(endpoint)]
 
 
 @st.cache_resource

@@ -1,12 +1,14 @@
 """The in-memory data set every method reads: a frame, its kind, and the role of each column."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from core.data.roles import decide_kind, numbers_where_numeric
 from core.errors import IntakeError
 
 Kind = Literal["table", "text"]
@@ -80,8 +82,12 @@ class Dataset:
         return replace(self, frame=self.frame.iloc[keep].reset_index(drop=True),
                        notes=(*self.notes, f"A seeded sample of {rows:,} of {len(self.frame):,} rows."))
 
-    def with_roles(self, overrides: dict[str, str], kind: Kind | None = None) -> "Dataset":
-        """A copy with some column roles changed (and optionally the kind), validated."""
+    def with_roles(self, overrides: Mapping[str, str], kind: Kind | Literal["auto"] | None = None) -> "Dataset":
+        """A copy with any number of column roles changed, validated: the Data page's one call for role edits.
+
+        Columns newly marked numeric are converted to numbers (IntakeError naming a value that is not one; infinities
+        become missing values, noted). `kind` None keeps the kind, "auto" decides it again from the new roles.
+        """
         unknown = [c for c in overrides if c not in self.frame.columns]
         if unknown:
             raise IntakeError(f"No column named {unknown[0]!r}. Columns are: {', '.join(map(str, self.frame.columns))}.")
@@ -90,9 +96,16 @@ class Dataset:
             column, role = next(iter(bad.items()))
             raise IntakeError(f"Unknown role {role!r} for column {column!r}. Use one of: {', '.join(ROLES)}.")
         roles = {**self.roles, **overrides}
-        new = replace(self, roles=roles, kind=kind or self.kind)
+        newly_numeric = {c: "numeric" for c, r in overrides.items() if r == "numeric" and self.roles.get(c) != r}
+        frame, notes = numbers_where_numeric(self.frame, newly_numeric)
+        new = replace(self, frame=frame, roles=roles, notes=(*self.notes, *notes),
+                      kind=decide_kind(frame, roles) if kind == "auto" else kind or self.kind)
         new.validate()
         return new
+
+    def with_role(self, columns: Iterable[str], role: str, kind: Kind | Literal["auto"] | None = None) -> "Dataset":
+        """A copy with one role for many columns at once (e.g. every coded column back to "numeric"); see with_roles."""
+        return self.with_roles(dict.fromkeys(columns, role), kind)
 
     def validate(self) -> None:
         """Raise IntakeError when the roles cannot feed a method (no text column for texts, no features for tables)."""

@@ -10,7 +10,10 @@ from core.errors import IntakeError
 class TableFeatures:
     """Standardised numeric columns (missing values get the median) and one-hot categories (missing = its own value).
 
-    sklearn-style: `fit(frame)` learns medians, scales and categories; `transform(frame)` gives a float32 matrix.
+    Infinities count as missing, and each numeric column is divided by its largest magnitude before it is
+    standardised (which the division does not change), so values near 1e308 cannot overflow the variance.
+    sklearn-style: `fit(frame)` learns magnitudes, medians, scales and categories; `transform(frame)` gives a float32
+    matrix.
     """
 
     def __init__(self, numeric: list[str], categorical: list[str], *, max_categories: int = 50) -> None:
@@ -26,6 +29,8 @@ class TableFeatures:
 
         if not self.numeric and not self.categorical:
             raise IntakeError("No numeric or categorical column to build features from. Mark at least one column.")
+        largest = {column: _finite_numbers(frame[column]).abs().max() for column in self.numeric}
+        self.magnitudes_ = {column: float(value) if value > 0 else 1.0 for column, value in largest.items()}
         parts = []
         if self.numeric:
             parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), self.numeric))
@@ -45,13 +50,19 @@ class TableFeatures:
         return self.fit(frame).transform(frame)
 
     def _prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Numeric columns as floats; categorical ones as strings with missing values named."""
+        """Numeric columns as floats over their magnitude (inf as missing); categorical ones as strings with missing
+        values named."""
         prepared = pd.DataFrame(index=frame.index)
         for column in self.numeric:
-            prepared[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+            prepared[column] = _finite_numbers(frame[column]) / self.magnitudes_[column]
         for column in self.categorical:
             prepared[column] = frame[column].astype("object").where(frame[column].notna(), "(missing)").astype(str)
         return prepared
+
+
+def _finite_numbers(values: pd.Series) -> pd.Series:
+    """A column as floats, with anything that is not a finite number (words, inf) as missing."""
+    return pd.to_numeric(values, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
 
 
 def table_features(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:

@@ -11,6 +11,7 @@ from core.llm.judges import Answer, Judge, JudgeUnavailableError, Pair, Triplet
 from core.llm.litellm_judge import LiteLLMJudge, parse_pair_answer, parse_triplet_answer
 from core.llm.oracle import OracleJudge
 from core.llm.prompts import PromptTemplate
+from core.llm.providers import Endpoint, Providers, current_providers, use_secrets
 from core.llm.store import Budget, BudgetExhaustedError, CachingJudge, Judgment, JudgmentStore, question_hash
 
 JUDGE_SPECS = ("embedding", "embedding:<model>", "oracle", "litellm:<model>")
@@ -21,7 +22,7 @@ def judge_from_spec(spec: str, *, template: PromptTemplate | None = None, texts:
                     api_base: str | None = None, pair_threshold: float = 0.5,
                     min_margin: float = 0.0) -> Judge:
     """A judge from a settings string: "embedding" (MPNet cosine), "embedding:<embedder>", "oracle" (needs texts
-    and labels) or "litellm:<model string>"."""
+    and labels) or "litellm:<model string>" (at an endpoint the operator allows; `api_base` may name one)."""
     kind, _, rest = spec.strip().partition(":")
     if kind == "embedding":
         return EmbeddingJudge(rest or DEFAULT_JUDGE_EMBEDDER, pair_threshold=pair_threshold, min_margin=min_margin,
@@ -38,4 +39,4 @@ def judge_from_spec(spec: str, *, template: PromptTemplate | None = None, texts:
 __all__ = ["Answer", "Judge", "JudgeUnavailableError", "Pair", "Triplet", "EmbeddingJudge", "LiteLLMJudge",
            "OracleJudge", "PromptTemplate", "Budget", "BudgetExhaustedError", "CachingJudge", "Judgment",
            "JudgmentStore", "question_hash", "judge_from_spec", "parse_pair_answer", "parse_triplet_answer",
-           "JUDGE_SPECS"]
+           "JUDGE_SPECS", "Endpoint", "Providers", "current_providers", "use_secrets"]

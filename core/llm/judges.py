@@ -34,7 +34,9 @@ class JudgeUnavailableError(ClusterLensError):
 
 @dataclass(frozen=True)
 class Answer:
-    """One judge's answer: the parsed `choice`, the raw text it came from, and what it cost."""
+    """One judge's answer: the parsed `choice`, the raw text it came from, and what it cost. `unparsed` marks a reply
+    that could not be read as an answer at all (a judge that decides not to decide leaves it False): it is kept for
+    review but is no answer to reuse, so the question is asked again next time."""
 
     choice: Choice
     raw: str = ""
@@ -42,6 +44,7 @@ class Answer:
     cost: float = 0.0
     latency: float = 0.0
     source: Source = "judge"
+    unparsed: bool = False
 
     @property
     def decided(self) -> bool:

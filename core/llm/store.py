@@ -1,7 +1,9 @@
 """Every question put to a judge and every answer, in the run catalogue's SQLite file (table `judgments`).
 
 An identical question (same kind and texts) to the same model under the same prompt version is answered from here,
-never paid for twice. A person's review is stored beside the judge's answer and never overwrites it.
+never paid for twice; except when the reply could not be read (`unparsed`): it is kept for review but never served,
+so the question is asked again, and each row counts the `attempts` paid for it. A person's review is stored beside
+the judge's answer and never overwrites it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Literal
 from core import paths
 from core.errors import ClusterLensError
 from core.llm.judges import Answer, Choice, Judge, JudgeUnavailableError, Pair, Triplet
+from core.progress import StopFn, check_stop, never_stop
 from core.sqlite import connect
 
 Kind = Literal["triplet", "pair"]
@@ -39,6 +42,8 @@ CREATE TABLE IF NOT EXISTS judgments (
     source TEXT NOT NULL,
     reused INTEGER NOT NULL DEFAULT 0,
     person_answer TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    unparsed INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL,
     UNIQUE (run, kind, model, prompt_version, question_hash)
@@ -46,6 +51,8 @@ CREATE TABLE IF NOT EXISTS judgments (
 CREATE INDEX IF NOT EXISTS judgments_by_question ON judgments (question_hash, model, prompt_version);
 CREATE INDEX IF NOT EXISTS judgments_by_run ON judgments (run, kind);
 """
+_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 1", "unparsed": "INTEGER NOT NULL DEFAULT 0"}
+"""Columns a catalogue written before they existed is given when opened."""
 
 
 def question_hash(kind: Kind, texts: Sequence[str]) -> str:
@@ -92,7 +99,8 @@ class BudgetExhaustedError(ClusterLensError):
 
 @dataclass(frozen=True)
 class Budget:
-    """Caps on what one CachingJudge may pay for: new queries and their cost in USD (None = no cap)."""
+    """Caps on what one run may pay its judge for, over all its attempts: queries and their cost in USD (None = no
+    cap)."""
 
     max_queries: int | None = None
     max_cost: float | None = None
@@ -106,21 +114,41 @@ class JudgmentStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(judgments)")}
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in columns:
+                    db.execute(f"ALTER TABLE judgments ADD COLUMN {column} {definition}")
+            if "unparsed" not in columns:  # undecided answers of LLM judges were unreadable replies
+                db.execute("UPDATE judgments SET unparsed = 1 WHERE answer = 'null' AND source = 'judge' AND "
+                           "model NOT LIKE 'embedding:%' AND model != 'oracle'")
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path)
 
     def record_many(self, run: str, kind: Kind, model: str, prompt_version: str,
                     items: Sequence[tuple[Sequence[str], Answer, bool]]) -> None:
-        """Store (texts, answer, reused) rows for a run; a question the run already holds is left as it was."""
+        """Store (texts, answer, reused) rows for a run.
+
+        A reused answer never replaces a row the run holds. A fresh (paid) answer to a question the run already holds
+        (asked again because its reply could not be read) replaces its answer and adds its tokens, cost and one
+        attempt.
+        """
         now = time.time()
         rows = [(run, kind, prompt_version, model, question_hash(kind, texts), json.dumps(list(texts)), answer.raw,
                  json.dumps(answer.choice), answer.tokens, answer.cost, answer.latency, answer.source, int(reused),
-                 now, now) for texts, answer, reused in items]
+                 int(answer.unparsed), now, now) for texts, answer, reused in items]
+        insert = ("INSERT INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, tokens, "
+                  "cost, latency, source, reused, unparsed, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         with closing(self._connect()) as db, db:
+            db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), [row for row in rows if row[12]])
             db.executemany(
-                "INSERT OR IGNORE INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, "
-                "tokens, cost, latency, source, reused, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                insert + " ON CONFLICT (run, kind, model, prompt_version, question_hash) DO UPDATE SET "
+                "raw = excluded.raw, answer = excluded.answer, latency = excluded.latency, source = excluded.source, "
+                "unparsed = excluded.unparsed, "
+                "tokens = excluded.tokens + CASE WHEN reused THEN 0 ELSE tokens END, "
+                "cost = excluded.cost + CASE WHEN reused THEN 0 ELSE cost END, "
+                "attempts = 1 + CASE WHEN reused THEN 0 ELSE attempts END, reused = 0, updated = excluded.updated",
+                [row for row in rows if not row[12]])
 
     def record(self, run: str, kind: Kind, model: str, prompt_version: str, texts: Sequence[str],
                answer: Answer) -> None:
@@ -128,11 +156,12 @@ class JudgmentStore:
         self.record_many(run, kind, model, prompt_version, [(texts, answer, False)])
 
     def cached_answer(self, model: str, prompt_version: str, question_hash: str) -> Answer | None:
-        """The answer this model already gave to this question under this prompt version (from any run), or None."""
+        """The answer this model already gave to this question under this prompt version (from any run), or None;
+        a reply that could not be read is no answer to reuse."""
         with closing(self._connect()) as db:
             row = db.execute(
                 "SELECT raw, answer, tokens, cost, latency, source FROM judgments WHERE model = ? AND "
-                "prompt_version = ? AND question_hash = ? ORDER BY reused, id LIMIT 1",
+                "prompt_version = ? AND question_hash = ? AND unparsed = 0 ORDER BY reused, id LIMIT 1",
                 (model, prompt_version, question_hash)).fetchone()
         if row is None:
             return None
@@ -195,9 +224,10 @@ class JudgmentStore:
         return sum(not j.flipped for j in reviewed) / len(reviewed), len(reviewed)
 
     def spent(self, run: str) -> dict[str, float]:
-        """Queries paid for by a run (answers reused from the store excluded), their tokens and cost."""
+        """Queries paid for by a run over all its attempts (answers reused from the store excluded), tokens and cost."""
         with closing(self._connect()) as db:
-            row = db.execute("SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(cost), 0) FROM judgments "
+            row = db.execute("SELECT COALESCE(SUM(attempts), 0), COALESCE(SUM(tokens), 0), COALESCE(SUM(cost), 0) "
+                             "FROM judgments "
                              "WHERE run = ? AND reused = 0 AND source = 'judge'", (run,)).fetchone()
         return {"queries": row[0], "tokens": row[1], "cost": row[2]}
 
@@ -211,21 +241,24 @@ def _judgment(row: sqlite3.Row) -> Judgment:
 
 
 class CachingJudge:
-    """Wraps a judge: answers from the store when it can, asks the wrapped judge otherwise, records every answer
-    under `run`, and stops with BudgetExhaustedError (after saving what was answered) when the budget is spent.
+    """Wraps a judge: answers from the store when it can, asks the wrapped judge otherwise in chunks of `chunk_size`,
+    records every answer under `run`, and stops with BudgetExhaustedError when what the run has paid for (over all
+    its attempts) reaches the budget, or with RunCancelled when `should_stop()` turns true between chunks. Whatever
+    stops it, every answer obtained so far is saved first.
 
     With `prefer_person`, a question a person has reviewed (in any run) is answered with the person's answer: this is
     how a retrain uses the reviewed answers. Learned counters: `queries_`, `cost_` (paid by this wrapper).
     """
 
     def __init__(self, judge: Judge, store: JudgmentStore, run: str, *, budget: Budget | None = None,
-                 prefer_person: bool = False, chunk_size: int = 16) -> None:
+                 prefer_person: bool = False, chunk_size: int = 16, should_stop: StopFn = never_stop) -> None:
         self.judge = judge
         self.store = store
         self.run = run
         self.budget = budget or Budget()
         self.prefer_person = prefer_person
         self.chunk_size = chunk_size
+        self.should_stop = should_stop
         self.queries_ = 0
         self.cost_ = 0.0
 
@@ -269,12 +302,15 @@ class CachingJudge:
         self.store.record_many(self.run, kind, model, version, known)
         todo = list(pending.values())
         while todo:
-            allowed = self._allowed()
+            check_stop(self.should_stop, f"The run was cancelled while asking the judge; {self.queries_} answers "
+                                         "paid so far are saved and will not be paid again.")
+            spent = self.store.spent(self.run)
+            allowed = self._allowed(spent)
             if allowed == 0:
                 raise BudgetExhaustedError(
-                    f"The judge budget ({self._describe_budget()}) is spent: {self.queries_} questions paid, "
-                    f"{sum(map(len, todo))} left unasked. Every answer so far is saved and will not be paid again; "
-                    "raise the budget and run again to continue.")
+                    f"The judge budget ({self._describe_budget()}) is spent: this run has paid for {spent['queries']} "
+                    f"questions (${spent['cost']:.4f}), {sum(map(len, todo))} are left unasked. Every answer so far "
+                    "is saved and will not be paid again; raise the budget and run again to continue.")
             chunk, todo = todo[:min(allowed, self.chunk_size)], todo[min(allowed, self.chunk_size):]
             try:
                 fresh = ask([questions[indices[0]] for indices in chunk])
@@ -291,13 +327,13 @@ class CachingJudge:
                     answers[index] = answer
         return answers  # type: ignore[return-value]
 
-    def _allowed(self) -> int:
-        """How many more questions may be paid for now (chunk_size when uncapped)."""
-        if self.budget.max_cost is not None and self.cost_ >= self.budget.max_cost:
+    def _allowed(self, spent: dict[str, float]) -> int:
+        """How many more questions the run may pay for, given what it has `spent` (chunk_size when uncapped)."""
+        if self.budget.max_cost is not None and spent["cost"] >= self.budget.max_cost:
             return 0
         if self.budget.max_queries is None:
             return self.chunk_size
-        return max(self.budget.max_queries - self.queries_, 0)
+        return max(self.budget.max_queries - int(spent["queries"]), 0)
 
     def _describe_budget(self) -> str:
         parts = []

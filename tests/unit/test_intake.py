@@ -325,3 +325,70 @@ def test_missing_path_and_unnamed_bytes(tmp_path: Path) -> None:
         read_frame(tmp_path / "absent.csv")
     with pytest.raises(IntakeError, match="without a file name"):
         read_frame(b"a,b\n1,2\n")
+
+
+# ---------------------------------------------------------------- issue #11: odd input read right, not crashed on
+
+
+def test_a_utf8_file_with_one_windows_1252_line_is_decoded_line_by_line(tmp_path: Path) -> None:
+    content = "text,n\ncafé crème,1\nnaïve idea,2\n".encode() + "Zürich señor,3\n".encode("cp1252")
+    dataset = load_dataset(write(tmp_path, "mixed.csv", content))
+    assert dataset.frame["text"].tolist() == ["café crème", "naïve idea", "Zürich señor"]
+    assert any("line 4" in note and "Windows-1252" in note for note in dataset.notes)
+
+
+def test_infinities_in_numeric_columns_become_missing_values_with_a_note(tmp_path: Path) -> None:
+    from core.embed.tabular import table_features
+
+    content = "size,weight,kind\n1.5,inf,a\n2.5,3,b\n-inf,4,a\n4.5,1e999,b\n5,6,a\n"
+    dataset = load_dataset(write(tmp_path, "sizes.csv", content))
+    assert dataset.frame["size"].isna().tolist() == [False, False, True, False, False]
+    assert dataset.frame["weight"].isna().sum() == 2
+    assert {note for note in dataset.notes if "infinite" in note} == {
+        "Column 'size': 1 infinite value(s) treated as missing.",
+        "Column 'weight': 2 infinite value(s) treated as missing."}
+    features = table_features(dataset.frame, ["size", "weight"], ["kind"])
+    assert np.isfinite(features).all()
+
+
+def test_deep_json_nesting_is_refused_without_recursion(tmp_path: Path) -> None:
+    content = '{"text": "fine"}\n' + "[" * 100_000 + "]" * 100_000 + "\n"
+    with pytest.raises(IntakeError, match="line 2 nests JSON values more than 64 levels deep"):
+        read_frame(write(tmp_path, "deep.jsonl", content))
+
+
+def test_brackets_inside_json_strings_are_not_nesting(tmp_path: Path) -> None:
+    content = json.dumps({"text": "[" * 500 + "{" * 500, "n": 1}) + "\n" + json.dumps({"text": "b", "n": 2})
+    assert read_frame(write(tmp_path, "brackets.jsonl", content))["n"].tolist() == [1, 2]
+
+
+def test_a_sheet_declaring_too_many_cells_is_refused_before_its_cells_are_read(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["a", "b"])
+    book.active.append([1, 2])
+    book.active.cell(8000, 8000, "x")
+    book.save(tmp_path / "sparse.xlsx")
+    with pytest.raises(IntakeError, match="8,000 columns; the limit is 2,000.*used range"):
+        read_frame(tmp_path / "sparse.xlsx")
+
+
+def test_a_parquet_file_is_checked_from_its_footer(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.zeros(1_100_000, dtype=np.int8)}).to_parquet(tmp_path / "rows.parquet")
+    with pytest.raises(IntakeError, match="1,100,000 rows; the limit is 1,000,000"):
+        read_frame(tmp_path / "rows.parquet")
+
+
+def test_too_many_columns_and_cells_are_refused_before_parsing(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(2500))
+    with pytest.raises(IntakeError, match="2,500 columns; the limit is 2,000"):
+        read_frame(write(tmp_path, "wide.csv", header + "\n" + ",".join("1" * 2500) + "\n"))
+    many_keys = "\n".join(json.dumps({f"k{i}": i}) for i in range(2100))
+    with pytest.raises(IntakeError, match="at least 2,001 columns"):
+        read_frame(write(tmp_path, "keys.jsonl", many_keys))
+
+
+def test_one_huge_value_is_refused_naming_where_it_is(tmp_path: Path) -> None:
+    with pytest.raises(IntakeError, match=r"over 100,000 characters \(column 'text', row 2\)"):
+        read_frame(write(tmp_path, "long.csv", "text,n\nshort,1\n" + "word " * 25_000 + ",2\n"))

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from core.errors import ModelUnavailableError, SettingsError
-from core.llm import (EmbeddingJudge, JudgeUnavailableError, LiteLLMJudge, OracleJudge, PromptTemplate,
-                      judge_from_spec, parse_pair_answer, parse_triplet_answer)
+from core.llm import (EmbeddingJudge, Endpoint, JudgeUnavailableError, LiteLLMJudge, OracleJudge, PromptTemplate,
+                      Providers, judge_from_spec, parse_pair_answer, parse_triplet_answer)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -103,8 +103,9 @@ class FakeOpenAI:
 
 
 def judge_for(server: FakeOpenAI, **kw) -> LiteLLMJudge:
+    providers = Providers([Endpoint("fake", server.api_base, "FAKE_LLM_KEY", ("openai/*",))])
     return LiteLLMJudge("openai/local-test", PromptTemplate("customer message", "intent"), api_base=server.api_base,
-                        api_key_env="FAKE_LLM_KEY", backoff=0.01, **kw)
+                        providers=providers, backoff=0.01, **kw)
 
 
 @pytest.fixture(autouse=True)

@@ -113,10 +113,14 @@ def test_a_retrain_prefers_the_person_answers(store):
 def test_budget_stops_cleanly_and_keeps_what_was_answered(store):
     inner = CountingJudge()
     capped = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2), chunk_size=1)
-    with pytest.raises(BudgetExhaustedError, match="2 questions paid, 1 left"):
+    with pytest.raises(BudgetExhaustedError, match="paid for 2 questions .*, 1 are left unasked"):
         capped.answer_triplets(TRIPLETS)
     assert len(store.list("run-1")) == 2
-    resumed = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2))
+    rerun = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=2))
+    with pytest.raises(BudgetExhaustedError):  # the budget is the run's, over all its attempts
+        rerun.answer_triplets(TRIPLETS)
+    assert len(inner.asked) == 2
+    resumed = CachingJudge(inner, store, "run-1", budget=Budget(max_queries=3))
     assert [a.choice for a in resumed.answer_triplets(TRIPLETS)] == [1, 2, 1]
     assert resumed.queries_ == 1 and len(inner.asked) == 3
 
@@ -141,3 +145,24 @@ def test_oracle_answers_under_one_label_column_are_not_reused_under_another(stor
     relabelled = OracleJudge(texts, domains)
     assert relabelled.prompt_version == OracleJudge(list(texts), list(domains)).prompt_version
     assert relabelled.prompt_version != OracleJudge(texts, intents).prompt_version
+
+
+def test_a_catalogue_from_before_counts_attempts_and_stops_serving_unreadable_llm_replies(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript("""CREATE TABLE judgments (id INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL,
+            kind TEXT NOT NULL, prompt_version TEXT NOT NULL, model TEXT NOT NULL, question_hash TEXT NOT NULL,
+            texts TEXT NOT NULL, raw TEXT NOT NULL, answer TEXT NOT NULL, tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0, latency REAL NOT NULL DEFAULT 0, source TEXT NOT NULL,
+            reused INTEGER NOT NULL DEFAULT 0, person_answer TEXT, created REAL NOT NULL, updated REAL NOT NULL,
+            UNIQUE (run, kind, model, prompt_version, question_hash));""")
+        for model, raw in (("gpt-4o-mini", "Maybe?"), ("oracle", "undecidable")):
+            db.execute("INSERT INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, "
+                       "source, created, updated) VALUES ('r', 'pair', 'v', ?, 'h', '[]', ?, 'null', 'judge', 0, 0)",
+                       (model, raw))
+    store = JudgmentStore(path)
+    assert store.cached_answer("gpt-4o-mini", "v", "h") is None  # asked again
+    assert store.cached_answer("oracle", "v", "h").raw == "undecidable"  # the oracle's own verdict stands
+    assert store.spent("r")["queries"] == 2

@@ -42,7 +42,7 @@ class ClusterLLMMethod(Method):
                                 embedders=context.embedders, api_base=settings.api_base,
                                 pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin)
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),
-                             prefer_person=settings.reviewed_answers)
+                             prefer_person=settings.reviewed_answers, should_stop=context.should_stop)
         context.report("embed", 0.0, f"Loading {settings.embedder}")
         params = values_of(settings, ClusterLLMParams)
         if context.k_range is not None:  # no pair question about a k the analyst ruled out
