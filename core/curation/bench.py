@@ -1,6 +1,9 @@
 """Do a person's edits teach the embedder? A seeded simulated analyst edits the default run's clusters; we score the
 edited labels (`labels_only`) and the re-clustering of the embedder fine-tuned on the edits (`retrained`), and the
-same with as many person-answered triplets (simulated from the labels) instead of edits.
+same with as many person-answered triplets (simulated from the labels) instead of edits. `retrained` is the
+re-clustering of every row with k-means started from the edited clusters (what "retrain from my edits" does),
+`retrained_kept` the same with the rows the person placed by hand kept in place (what the new run shows), and
+`retrained_fresh` k-means from scratch at the true k (the fine-tuned embedder alone).
 
 Per seed: the default pipeline (5-d UMAP + k-means at the true k, as `python -m core bench DATA --reduce umap`) makes
 a run; the analyst makes up to max(edits) edits through `Curation`; after each checkpoint count the edits so far are
@@ -19,6 +22,7 @@ import numpy as np
 from core.curation.analyst import SimulatedAnalyst
 from core.curation.edits import EditLog, EditRecord, replay
 from core.curation.learn import EditRetrainer, EditTriplets, warm_kmeans
+from core.curation.retrain import person_rows
 from core.curation.session import Curation
 from core.data.dataset import Dataset
 from core.embed.base import Embedder
@@ -83,6 +87,10 @@ def bench_edits(data: Dataset, embedder: Embedder, *, edits: Sequence[int] = (10
             model = EditRetrainer(settings, triplets=maker, epochs=epochs).fit(texts, embedder, run.labels, records,
                                                                                run.embeddings, labels)
             scores.setdefault(f"{n}/retrained", []).append(score_clustering(model.space_, model.labels_, truth))
+            kept = model.labels_.copy()
+            placed = person_rows(records)
+            kept[placed] = labels[placed]
+            scores.setdefault(f"{n}/retrained_kept", []).append(score_clustering(model.space_, kept, truth))
             scores.setdefault(f"{n}/retrained_fresh", []).append(
                 cluster_and_score(model.space_, settings, y_true=truth, seed=seed).metrics)
             details.setdefault(f"{n}/edits_made", []).append(len(records))
@@ -105,6 +113,7 @@ def bench_edits(data: Dataset, embedder: Embedder, *, edits: Sequence[int] = (10
     for n in edits:
         entry: dict[str, Any] = {"labels_only": summarise(scores[f"{n}/labels_only"]),
                                  "retrained": summarise(scores[f"{n}/retrained"]),
+                                 "retrained_kept": summarise(scores[f"{n}/retrained_kept"]),
                                  "retrained_fresh": summarise(scores[f"{n}/retrained_fresh"])}
         for key in ("edits_made", "triplets_from_edits", "k_after_edits", "kinds"):
             entry[key] = details[f"{n}/{key}"]

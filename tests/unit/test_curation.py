@@ -215,6 +215,7 @@ def test_simulated_analyst_fixes_the_largest_problems():
     assert edit == Split(0, k=2)  # c is 6 of cluster 0's 16 rows and no cluster's theme: a second large group
     labels[20:] = 3
     assert analyst.next_edit(labels) == Merge((1, 2))
+    labels[16:20] = 1
     labels[20:23] = 0  # a few c rows left behind in cluster 0: moved to the cluster about c
     assert analyst.next_edit(labels) == Move((20, 21, 22), 3)
 
