@@ -149,7 +149,8 @@ def add_curation_commands(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--epochs", type=int, default=2)
     bench.add_argument("--per-row", type=int, default=None, help="triplets per moved row")
     bench.add_argument("--per-cluster-edit", type=int, default=None, help="triplets per merged pair or split part")
-    bench.add_argument("--no-compare", action="store_true", help="skip the person-answered triplets comparison")
+    bench.add_argument("--compare-at", default="30", help="edit counts at which to compare with as many "
+                       "person-answered triplets (each comparison fine-tunes twice more); 'none' to skip")
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_edits)
 
@@ -253,9 +254,10 @@ def run_bench_edits(args: argparse.Namespace) -> int:
     triplets = EditTriplets(**{name: value for name, value in (("per_row", args.per_row),
                                                                ("per_cluster_edit", args.per_cluster_edit))
                                if value is not None})
-    result = bench_edits(data, resolve_embedder("minilm"), edits=[int(n) for n in args.edits.split(",") if n.strip()],
-                         seeds=[int(s) for s in args.seeds.split(",") if s.strip()], triplets=triplets,
-                         epochs=args.epochs, compare=not args.no_compare, dataset=args.dataset,
+    numbers = {name: [int(n) for n in text.split(",") if n.strip().isdigit()]
+               for name, text in (("edits", args.edits), ("seeds", args.seeds), ("compare", args.compare_at))}
+    result = bench_edits(data, resolve_embedder("minilm"), edits=numbers["edits"], seeds=numbers["seeds"],
+                         triplets=triplets, epochs=args.epochs, compare=numbers["compare"], dataset=args.dataset,
                          progress=StderrProgress())
     print(format_bench_edits(result))
     if args.out:

@@ -37,7 +37,8 @@ class Assignment:
 class NearestClusters:
     """k-nearest-neighbour assignment to labelled reference rows, with a novelty threshold learned on them.
 
-    Learned by `fit`: `threshold_` (mean neighbour distance above which a row is new), `n_reference_`.
+    Learned by `fit`: `threshold_` (mean neighbour distance above which a row is new), `reference_labels_`, `k_`
+    (neighbours used), `index_` (the neighbour search over the reference rows), `n_reference_`.
     """
 
     def __init__(self, n_neighbors: int = 15, new_quantile: float = 0.02) -> None:
@@ -50,18 +51,18 @@ class NearestClusters:
         keep = np.asarray(labels) != NOISE
         if keep.sum() < 2:
             raise SettingsError("The run has fewer than two rows in clusters, so there is nothing to assign to.")
-        self._labels = np.asarray(labels)[keep]
-        self._k = int(min(self.n_neighbors, keep.sum() - 1))
-        self._index = NearestNeighbors(n_neighbors=self._k + 1).fit(np.asarray(vectors)[keep])
-        distances, _ = self._index.kneighbors()  # each reference row left out of its own neighbours
-        own = distances[:, :self._k].mean(axis=1)
+        self.reference_labels_ = np.asarray(labels)[keep]
+        self.k_ = int(min(self.n_neighbors, keep.sum() - 1))
+        self.index_ = NearestNeighbors().fit(np.asarray(vectors)[keep])
+        distances, _ = self.index_.kneighbors(n_neighbors=self.k_)  # each reference row left out of its neighbours
+        own = distances.mean(axis=1)
         self.threshold_ = float(np.quantile(own, 1.0 - self.new_quantile))
         self.n_reference_ = int(keep.sum())
         return self
 
     def predict(self, vectors: np.ndarray) -> Assignment:
-        distances, neighbours = self._index.kneighbors(np.asarray(vectors), n_neighbors=self._k)
-        votes = self._labels[neighbours]
+        distances, neighbours = self.index_.kneighbors(np.asarray(vectors), n_neighbors=self.k_)
+        votes = self.reference_labels_[neighbours]
         labels = np.empty(len(votes), dtype=np.int64)
         confidence = np.empty(len(votes))
         for row, (vote, distance) in enumerate(zip(votes, distances)):

@@ -219,11 +219,6 @@ class EditLog:
                                                                                        row["id"]))
         return next(record for record in self.records(run) if record.id == row["id"])
 
-    def clear(self, run: str) -> None:
-        """Forget every event of a run (used when its folder is deleted)."""
-        with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM curation_edits WHERE run = ?", (run,))
-
 
 def first_free_id(original: np.ndarray, records: Sequence[EditRecord]) -> int:
     """An id above every cluster id the run has had, in its original labels or in any event, undone ones too."""

@@ -20,7 +20,8 @@ import numpy as np
 from core.cluster import Clusterer, choose_k_by_silhouette
 from core.curation.edits import (NOISE, Edit, EditError, EditLog, EditRecord, MarkOutliers, Merge, Move, Recut,
                                  Rename, Replayed, Split, first_free_id, match_ids, replay)
-from core.curation.names import (EXAMPLE_CHARS, ClusterName, NameCache, Namer, NamingRequest, central_rows, default_namer,
+from core.curation.names import (EXAMPLE_CHARS, ClusterName, NameCache, Namer, NamingRequest, central_rows,
+                                 default_namer,
                                  distinct_names, members_key, near_duplicates, shorten)
 from core.embed.base import Embedder
 from core.embed.registry import DEFAULT_EMBEDDER, resolve_embedder
@@ -275,8 +276,9 @@ class Curation:
             keep = int(np.argmax(sizes))
             others = [p for p in range(len(sizes)) if p != keep]
             assign = [[fresh + i, rows[parts == p].tolist()] for i, p in enumerate(others)]
+            made = ", ".join(str(fresh + i) for i in range(len(others)))
             return "split", {"cluster": cluster, "k": len(sizes), "assign": assign}, \
-                f"Split cluster {cluster} into {len(sizes)} (new: {', '.join(str(fresh + i) for i in range(len(others)))})"
+                f"Split cluster {cluster} into {len(sizes)} (new: {made})"
         if isinstance(edit, Move):
             rows = self._rows(edit.rows, len(labels))
             target = fresh if edit.to == "new" else check(int(edit.to))
@@ -304,8 +306,8 @@ class Curation:
         if len(picked) == 0:
             raise EditError("Select at least one row.")
         if picked.min() < 0 or picked.max() >= n:
-            raise EditError(f"Rows are numbered 0 to {n - 1}; {int(picked.max() if picked.max() >= n else picked.min())}"
-                            " is not a row of this run.")
+            wrong = int(picked.max() if picked.max() >= n else picked.min())
+            raise EditError(f"Rows are numbered 0 to {n - 1}; {wrong} is not a row of this run.")
         return picked
 
     def _split_rows(self, rows: np.ndarray, edit: Split) -> np.ndarray:

@@ -16,6 +16,7 @@ from core.curation.learn import EditTriplets
 from core.curation.names import ProfileNamer, compose_name, near_duplicates
 from core.runs import RunDirectory, execute_run, prepare_run
 from core.settings import ClusteringSettings, RunConfig
+from tests.unit.test_clusterllm import tiny_model_dir as tiny_model_dir  # noqa: F401  (a fixture)
 
 
 class FirstWordNamer:
@@ -249,3 +250,47 @@ def test_labels_export_and_html_map_open_offline(curation):
     assert not [link for link in parser.found if link.startswith(("http", "//"))]
     assert "cdn." not in page.split("<script", 1)[0] and 'id="search"' in page and "Cards" in page
     assert "Plotly.restyle" in page and len(page) > 1_000_000  # plotly.js is inline
+
+
+def test_retrain_from_edits_writes_a_run_that_keeps_names_and_placed_rows(tiny_model_dir, topic_texts, tmp_path):
+    from core.curation.retrain import retrain_run
+    from core.embed.cache import EmbeddingCache
+    from core.embed.registry import resolve_embedder
+    from core.llm.store import JudgmentStore
+    from core.runs.artifacts import load_artifacts
+
+    texts, labels = topic_texts
+    config = RunConfig(method="baseline", dataset="topics", kind="text", roles={"text": "text", "topic": "label"},
+                       method_settings={"embedder": str(tiny_model_dir)},
+                       clustering=ClusteringSettings(n_clusters=3, reduce="none"))
+    folder = tmp_path / "run"
+    prepare_run(RunDirectory(folder), config, pd.DataFrame({"text": texts, "topic": labels}))
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    execute_run(config, folder, embedders=lambda spec: resolve_embedder(spec, cache=cache))
+    log = EditLog(tmp_path / "catalogue.sqlite")
+    curation = Curation(folder, log=log, namer=FirstWordNamer(),
+                        embedders=lambda spec: resolve_embedder(spec, cache=cache))
+    current = curation.labels()
+    curation.apply(Rename(int(current[0]), "Cards"))
+    moved = int(np.flatnonzero(current != current[0])[0])
+    curation.apply(Move((moved,), int(current[0])))
+    curation.apply(Split(int(current[20]), k=2))
+    store = JudgmentStore(log.path)
+    store.record(folder.name, "triplet", "oracle", "v", (texts[0], texts[15], texts[1]), _answer(1))
+    store.set_person_answer(store.list(folder.name)[0].id, 2)
+
+    out = retrain_run(curation, tmp_path / "retrained", epochs=1, judgments=store)
+    assert (out.path / "finetuned-model" / "modules.json").exists()
+    run = load_artifacts(out.path)
+    details = run.scores["details"]
+    assert details["triplets"]["reviewed"] == 1 and details["triplets"]["edits"] > 0
+    assert run.labels[moved] == current[0]  # the row the person moved stays where they put it
+    retrained = Curation(out.path, log=log, namer=FirstWordNamer())
+    assert retrained.embedder_spec() == str(out.path / "finetuned-model")
+    assert retrained.current().names()[int(current[0])] == "Cards"
+
+
+def _answer(choice):
+    from core.llm.judges import Answer
+
+    return Answer(choice, "test")

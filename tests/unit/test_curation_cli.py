@@ -87,7 +87,7 @@ def test_export_csv_and_html(cli_run, tmp_path):
 def test_bench_edits_json_shape(tmp_path, texts_csv):
     out = tmp_path / "edits.json"
     result = cli("bench-edits", str(texts_csv), "--text-column", "text", "--label-column", "topic", "--edits", "1,2",
-                 "--seeds", "1", "--epochs", "1", "--out", str(out))
+                 "--seeds", "1", "--epochs", "1", "--compare-at", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
     assert {"dataset", "base", "edits", "seconds"} <= set(record)
@@ -95,7 +95,7 @@ def test_bench_edits_json_shape(tmp_path, texts_csv):
     for entry in record["edits"].values():
         assert {"labels_only", "retrained"} <= set(entry)
         assert set(entry["retrained"]) == {"acc", "nmi", "ari", "ami", "silhouette"}
-        assert entry["triplets"]["same_actions"]["retrained"]["acc"][0] <= 100
+    assert record["edits"]["2"]["triplets"]["same_actions"]["retrained"]["acc"][0] <= 100
     assert 0 <= record["base"]["acc"][0] <= 100
 
 
