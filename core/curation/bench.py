@@ -85,22 +85,26 @@ def bench_edits(data: Dataset, embedder: Embedder, *, edits: Sequence[int] = (10
             labels = replay(run.labels, records).labels
             scores.setdefault(f"{n}/labels_only", []).append(score_clustering(run.space, labels, truth))
             maker = EditTriplets(**{**vars(triplets or EditTriplets()), "seed": seed})
-            model = EditRetrainer(settings, triplets=maker, epochs=epochs).fit(texts, embedder, run.labels, records,
-                                                                               run.embeddings, labels)
-            scores.setdefault(f"{n}/retrained", []).append(score_clustering(model.space_, model.labels_, truth))
-            kept = model.labels_.copy()
+            if len(maker.fit(run.labels, records, run.embeddings).triplets_):
+                model = EditRetrainer(settings, triplets=maker, epochs=epochs).fit(
+                    texts, embedder, run.labels, records, run.embeddings, labels)
+                space, relabelled, n_train = model.space_, model.labels_, model.n_train_
+            else:  # the analyst found nothing to fix, so there is nothing to learn: the base run stands
+                space, relabelled, n_train = run.space, warm_kmeans(run.space, labels, seed), 0
+            scores.setdefault(f"{n}/retrained", []).append(score_clustering(space, relabelled, truth))
+            kept = relabelled.copy()
             placed = person_rows(records)
             kept[placed] = labels[placed]
-            scores.setdefault(f"{n}/retrained_kept", []).append(score_clustering(model.space_, kept, truth))
+            scores.setdefault(f"{n}/retrained_kept", []).append(score_clustering(space, kept, truth))
             scores.setdefault(f"{n}/retrained_fresh", []).append(
-                cluster_and_score(model.space_, settings, y_true=truth, seed=seed).metrics)
+                cluster_and_score(space, settings, y_true=truth, seed=seed).metrics)
             details.setdefault(f"{n}/edits_made", []).append(len(records))
-            details.setdefault(f"{n}/triplets_from_edits", []).append(int(model.n_train_))
+            details.setdefault(f"{n}/triplets_from_edits", []).append(int(n_train))
             details.setdefault(f"{n}/k_after_edits", []).append(int(len(np.unique(labels[labels >= 0]))))
             details.setdefault(f"{n}/kinds", []).append({kind: sum(r.kind == kind for r in records)
                                                          for kind in ("merge", "split", "move")})
             if n in compare:
-                for name, count in (("same_actions", len(records)), ("same_triplets", model.n_train_)):
+                for name, count in (("same_actions", len(records)), ("same_triplets", n_train)):
                     progress("compare", 0.0, f"Seed {seed}: {count} person-answered triplets")
                     found = answered_triplets(texts, truth, run.embeddings, count, seed)
                     space = retrain_on_triplets(found, texts, embedder, settings, epochs)

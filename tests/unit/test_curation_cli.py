@@ -49,7 +49,7 @@ def test_show_and_edit_shapes(cli_run):
     sizes = {c["id"]: c["size"] for c in show(cli_run)["clusters"]}
     assert set(sizes) == {0, 1} and sizes[1] == 40
     split = edit(cli_run, "split", "1", "--k", "2")
-    assert split["edit"]["kind"] == "split" and len(show(cli_run)["clusters"]) == 3
+    assert split["edit"]["kind"] == "split" and "new: 3" in split["edit"]["summary"]
     moved = edit(cli_run, "move", "--rows", "0,1", "--to", "new")
     assert moved["version"] == 4
     undone = edit(cli_run, "undo")
@@ -84,9 +84,13 @@ def test_export_csv_and_html(cli_run, tmp_path):
     assert "<script src=\"http" not in (tmp_path / "map.html").read_text()
 
 
-def test_bench_edits_json_shape(tmp_path, texts_csv):
+def test_bench_edits_json_shape(tmp_path, topic_texts):
+    texts, topics = topic_texts
+    path = tmp_path / "texts.csv"  # the third repeat of each text carries a label of its own: something to fix
+    labels = [f"{topic}-late" if text.endswith("!!!") else topic for text, topic in zip(texts, topics)]
+    pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
     out = tmp_path / "edits.json"
-    result = cli("bench-edits", str(texts_csv), "--text-column", "text", "--label-column", "topic", "--edits", "1,2",
+    result = cli("bench-edits", str(path), "--text-column", "text", "--label-column", "topic", "--edits", "1,2",
                  "--seeds", "1", "--epochs", "1", "--compare-at", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
@@ -96,12 +100,4 @@ def test_bench_edits_json_shape(tmp_path, texts_csv):
         assert {"labels_only", "retrained"} <= set(entry)
         assert set(entry["retrained"]) == {"acc", "nmi", "ari", "ami", "silhouette"}
     assert record["edits"]["2"]["triplets"]["same_actions"]["retrained"]["acc"][0] <= 100
-    assert 0 <= record["base"]["acc"][0] <= 100
-
-
-@pytest.fixture
-def texts_csv(tmp_path, topic_texts):
-    texts, labels = topic_texts
-    path = tmp_path / "texts.csv"
-    pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
-    return path
+    assert 0 <= record["base"]["acc"][0] <= 100 and "acc" in result.stdout
