@@ -100,4 +100,4 @@ def test_bench_edits_json_shape(tmp_path, topic_texts):
         assert {"labels_only", "retrained"} <= set(entry)
         assert set(entry["retrained"]) == {"acc", "nmi", "ari", "ami", "silhouette"}
     assert record["edits"]["2"]["triplets"]["same_actions"]["retrained"]["acc"][0] <= 100
-    assert 0 <= record["base"]["acc"][0] <= 100 and "acc" in result.stdout
+    assert 0 <= record["base"]["acc"][0] <= 100 and "ACC" in result.stdout
