@@ -121,7 +121,7 @@ def add_curation_commands(commands: argparse._SubParsersAction) -> None:
     assign.add_argument("run_dir")
     assign.add_argument("input", help="a file with the run's text column (or its table columns)")
     assign.add_argument("--out", required=True, help="CSV to write: row, cluster, name, confidence, new + input")
-    assign.add_argument("--neighbors", type=int, default=15)
+    assign.add_argument("--neighbors", type=int, default=5, help="run rows that vote for a new row's cluster")
     assign.add_argument("--new-quantile", type=float, default=0.02,
                         help="share of rows like the run's own that may be flagged new by chance")
     assign.set_defaults(handler=run_assign)

@@ -5,7 +5,8 @@ A new row is represented as the run represented its rows (the run's embedder, or
 `finetuned-model/`; a table's scaled and one-hot features), and its `n_neighbors` nearest rows of the run vote for
 its cluster: the winning share is the confidence. A row is "new" when it is less typical than all but
 `new_quantile` of the run's own rows, typicality being the mean distance to the nearest rows (measured on the run's
-rows leaving each one out), so about that share of rows like the run's is flagged by chance.
+rows leaving each one out), so about that share of rows like the run's is flagged by chance. Five neighbours agree
+best with a run's own clusters (5-fold agreement on the Bank77 train run: 94.9% at 5, 92.2% at 15, 88.1% at 30).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class NearestClusters:
     (neighbours used), `index_` (the neighbour search over the reference rows), `n_reference_`.
     """
 
-    def __init__(self, n_neighbors: int = 15, new_quantile: float = 0.02) -> None:
+    def __init__(self, n_neighbors: int = 5, new_quantile: float = 0.02) -> None:
         self.n_neighbors = n_neighbors
         self.new_quantile = new_quantile
 
@@ -104,7 +105,7 @@ def row_vectors(curation: Curation, frame: pd.DataFrame) -> tuple[np.ndarray, np
     return features.transform(data.frame), features.transform(frame)
 
 
-def assign_rows(curation: Curation, frame: pd.DataFrame, *, n_neighbors: int = 15,
+def assign_rows(curation: Curation, frame: pd.DataFrame, *, n_neighbors: int = 5,
                 new_quantile: float = 0.02) -> pd.DataFrame:
     """The new rows with their cluster, its name, a confidence and "new", then the input's columns."""
     state = curation.current()
