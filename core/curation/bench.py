@@ -26,6 +26,7 @@ from core.curation.retrain import person_rows
 from core.curation.session import Curation
 from core.data.dataset import Dataset
 from core.embed.base import Embedder
+from core.embed.registry import DEFAULT_EMBEDDER
 from core.embed.encoders import encode_with, trainable_model
 from core.llm.oracle import OracleJudge
 from core.methods.clusterllm.objective import TripletFineTuner
@@ -45,12 +46,13 @@ def summarise(runs: Sequence[dict[str, float]]) -> dict[str, list[float]]:
     return {name: [round(summary[name][0], 2), round(summary[name][1], 2)] for name in REPORTED if name in summary}
 
 
-def bench_edits(data: Dataset, embedder: Embedder, *, edits: Sequence[int] = (10, 30, 100),
-                seeds: Sequence[int] = (100,), triplets: EditTriplets | None = None, epochs: int = 2,
+def bench_edits(data: Dataset, embedder: Embedder, *, embedder_spec: str = DEFAULT_EMBEDDER,
+                edits: Sequence[int] = (10, 30, 100), seeds: Sequence[int] = (100,), triplets: EditTriplets | None = None, epochs: int = 2,
                 compare: Sequence[int] = (30,), work_dir: Path | None = None, dataset: str | None = None,
                 progress: ProgressFn = no_progress) -> dict[str, Any]:
-    """The bench-edits JSON for a labelled text data set (see the module docstring); the person-answered triplets
-    are compared at the edit counts in `compare` (each comparison fine-tunes twice more)."""
+    """The bench-edits JSON for a labelled text data set (see the module docstring). `embedder` is the one the
+    `embedder_spec` setting names (the runs record the setting); the person-answered triplets are compared at the
+    edit counts in `compare` (each comparison fine-tunes twice more)."""
     started = time.perf_counter()
     texts, truth = data.texts(), np.asarray(data.labels())
     k = int(len(np.unique(truth)))
@@ -64,7 +66,7 @@ def bench_edits(data: Dataset, embedder: Embedder, *, edits: Sequence[int] = (10
         settings = ClusteringSettings(n_clusters=k, reduce="umap", n_init=1, seed=seed)
         run_dir = work / f"seed-{seed}"
         config = RunConfig(method="baseline", dataset=data.name, kind="text", roles=data.roles, clustering=settings,
-                           method_settings={"embedder": embedder.name})
+                           method_settings={"embedder": embedder_spec})
         prepare_run(RunDirectory(run_dir), config, data.frame)
         execute_run(config, run_dir, embedders=lambda spec: embedder)
         curation = Curation(run_dir, log=log)
