@@ -47,8 +47,9 @@ def summarise(runs: Sequence[dict[str, float]]) -> dict[str, list[float]]:
 
 
 def bench_edits(data: Dataset, embedder: Embedder, *, embedder_spec: str = DEFAULT_EMBEDDER,
-                edits: Sequence[int] = (10, 30, 100), seeds: Sequence[int] = (100,), triplets: EditTriplets | None = None, epochs: int = 2,
-                compare: Sequence[int] = (30,), work_dir: Path | None = None, dataset: str | None = None,
+                edits: Sequence[int] = (10, 30, 100), seeds: Sequence[int] = (100,),
+                triplets: EditTriplets | None = None, epochs: int = 2, compare: Sequence[int] = (30,),
+                work_dir: Path | None = None, dataset: str | None = None,
                 progress: ProgressFn = no_progress) -> dict[str, Any]:
     """The bench-edits JSON for a labelled text data set (see the module docstring). `embedder` is the one the
     `embedder_spec` setting names (the runs record the setting); the person-answered triplets are compared at the
