@@ -73,15 +73,13 @@ class EditTriplets:
         if record.kind == "merge":
             return self._merge([int(c) for c in record.payload["clusters"]], before, final, centrality,
                                embeddings, rng)
-        if record.kind == "split":
-            parts = [before == int(record.payload["cluster"])]
-            parts[0] = parts[0].copy()
+        if record.kind == "split":  # the part that kept the id, then the parts the split made
+            kept = before == int(record.payload["cluster"])
+            parts = []
             for _, rows in record.assignments:
-                parts[0][rows] = False
-                part = np.zeros(len(final), dtype=bool)
-                part[rows] = True
-                parts.append(part)
-            return self._split(parts, final, centrality, rng)
+                kept[rows] = False
+                parts.append(np.isin(np.arange(len(final)), rows))
+            return self._split([kept, *parts], final, centrality, rng)
         return []
 
     def _pick(self, candidates: np.ndarray, centrality: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
