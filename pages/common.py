@@ -6,6 +6,9 @@ data and runs, and two projects never see each other's.
 """
 from __future__ import annotations
 
+import hmac
+import os
+import time
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -85,6 +88,39 @@ def share_secret_keys() -> list[str]:
         entries = {}
     providers = use_secrets(entries)
     return [endpoint.name for endpoint in providers.endpoints if providers.key(endpoint)]
+
+
+PASSWORD_SETTING = "CLUSTERLENS_PASSWORD"
+"""The operator's setting (environment, or Streamlit secrets) that makes every visitor type a password first."""
+
+
+def operator_password() -> str | None:
+    """The password the operator set for this server, if any (never from a user's input or URL)."""
+    try:
+        from_secrets = st.secrets.get(PASSWORD_SETTING)
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        from_secrets = None
+    return os.environ.get(PASSWORD_SETTING) or (str(from_secrets) if from_secrets else None)
+
+
+def signed_in() -> bool:
+    """Whether this session may see the app: no password is set, or it was typed correctly in this session."""
+    return operator_password() is None or bool(st.session_state.get("signed_in"))
+
+
+def sign_in() -> None:
+    """The only page a visitor sees until they type the operator's password (a wrong one costs a second)."""
+    st.title("ClusterLens")
+    st.caption("This server asks for a password. Ask the person who runs it.")
+    with st.form("sign-in"):
+        typed = st.text_input("Password", type="password")
+        if st.form_submit_button("Sign in", type="primary"):
+            expected = operator_password() or ""
+            if hmac.compare_digest(typed.encode("utf-8"), expected.encode("utf-8")):
+                st.session_state["signed_in"] = True
+                st.rerun()
+            time.sleep(1.0)
+            st.error("That is not the password.", icon=":material/lock:")
 
 
 @st.cache_resource
