@@ -11,10 +11,10 @@ from core.errors import ClusterLensError
 from core.methods.cactus import CACTUSSettings, load_run_models, load_run_report, predict_groups
 from core.runs import create_run
 from core.settings import RunConfig
-from pages.common import current_dataset, executor, my_runs, run_label, run_store, save_dataset, workspace_id
+from pages.common import (UPLOAD_TYPES, current_dataset, executor, my_runs, run_label, run_store, save_dataset,
+                          workspace_id)
 from pages.settings_form import settings_form
 
-UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "parquet", "xlsx"]
 NO_CLUSTERS = "(none)"
 
 
