@@ -7,6 +7,9 @@ data and runs, and two projects never see each other's.
 from __future__ import annotations
 
 
+import importlib
+import threading
+
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
@@ -123,6 +126,16 @@ def finished_run_picker(method: str | None = None, label: str = "Run", key: str 
     if record.id != current:
         set_current_run(record.id)
     return record
+
+
+@st.cache_resource
+def warm_up() -> threading.Thread:
+    """Import the naming library (BERTopic: many seconds) once per server, in the background, so that the first
+    page that names clusters after an edit does not wait for it."""
+    thread = threading.Thread(target=importlib.import_module, args=("bertopic",), name="clusterlens-warm-up",
+                              daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")

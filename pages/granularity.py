@@ -19,7 +19,8 @@ cur = curation(str(record.path))
 details = run.scores.get("details", {})
 curve = granularity_curve(details)
 predicted = details.get("k_predicted")
-current_k = len([c for c in cur.current().clusters if c.id >= 0])
+current = cur.labels()
+current_k = len(set(current[current >= 0].tolist()))
 
 default_k = min(max(predicted or run.k, 2), run.tree.n_leaves_)
 k = int(st.number_input("Number of clusters", min_value=2, max_value=run.tree.n_leaves_, value=default_k,
