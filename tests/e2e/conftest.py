@@ -86,7 +86,7 @@ def page(browser, request):
     tab.set_default_timeout(60_000)
     yield tab
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
+    if report is not None and report.failed and not tab.is_closed():
         folder = REPO / "test-results"
         folder.mkdir(exist_ok=True)
         tab.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)

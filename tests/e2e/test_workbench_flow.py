@@ -67,6 +67,7 @@ def test_a_chosen_k_is_followed_everywhere_and_the_project_reopens(page, browser
     saved = tmp_path / "labels.csv"
     download.value.save_as(saved)
     assert pd.read_csv(saved)["cluster"].nunique() == 6
+    project_id = re.search(r"ws=([0-9a-f]{32})", page.url).group(1)
     page.close()  # the tab is gone; the project is not
 
     second = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -74,11 +75,31 @@ def test_a_chosen_k_is_followed_everywhere_and_the_project_reopens(page, browser
         again = second.new_page()
         again.set_default_timeout(60_000)
         again.goto(server)
-        project = again.get_by_test_id("stVerticalBlockBorderWrapper").filter(has_text="Support, by topic")
+        project = again.locator(f".st-key-project-{project_id}")
+        expect(project).to_contain_text("Support, by topic")
         project.get_by_role("button", name="Open").click()
         expect(again.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
         again.get_by_role("link", name="Explore").first.click()
         expect(again.get_by_text("6 clusters", exact=False).first).to_be_visible(timeout=300_000)
+
+        again.get_by_role("link", name="Projects").first.click()  # one file out, a new project in
+        project.get_by_role("button", name="More").click()
+        with again.expect_download() as download:
+            again.get_by_role("button", name="Export project (.zip)").click()
+        archive = tmp_path / "project.zip"
+        download.value.save_as(archive)
+        again.keyboard.press("Escape")
+        again.get_by_text("Import a project file").click()
+        again.locator("input[type=file]").set_input_files(str(archive))
+        again.get_by_role("button", name="Import", exact=True).click()
+        expect(again.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+        again.get_by_role("link", name="Explore").first.click()
+        expect(again.get_by_text("6 clusters", exact=False).first).to_be_visible(timeout=300_000)
+        again.get_by_role("link", name="Projects").first.click()
+        expect(again.locator("strong", has_text="Support, by topic")).to_have_count(2)  # the original and the copy
+    except Exception:
+        again.screenshot(path=str(tmp_path / "second-context.png"), full_page=True)
+        raise
     finally:
         second.close()
 
