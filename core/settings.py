@@ -280,7 +280,10 @@ class ClusteringSettings:
 
 @dataclass
 class RunConfig:
-    """Everything needed to repeat a run: the data's shape, the method and its settings, the clustering."""
+    """Everything needed to repeat a run: the data's shape, the method and its settings, the clustering.
+
+    `task` is "cluster" (the method's run), or "retrain": fine-tune on the person's edits of the run in the folder
+    `source` and cluster again (the new run keeps the source's method and settings)."""
 
     method: str
     dataset: str
@@ -289,6 +292,8 @@ class RunConfig:
     method_settings: dict[str, Any] = field(default_factory=dict)
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     device: str = "auto"
+    task: Literal["cluster", "retrain"] = "cluster"
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

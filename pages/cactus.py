@@ -11,10 +11,10 @@ from core.errors import ClusterLensError
 from core.methods.cactus import CACTUSSettings, load_run_models, load_run_report, predict_groups
 from core.runs import create_run
 from core.settings import RunConfig
-from pages.common import current_dataset, executor, my_runs, run_label, run_store, save_dataset, workspace_id
+from pages.common import (UPLOAD_TYPES, current_dataset, executor, my_runs, run_label, run_store, save_dataset,
+                          workspace_id)
 from pages.settings_form import settings_form
 
-UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "parquet", "xlsx"]
 NO_CLUSTERS = "(none)"
 
 
@@ -237,11 +237,14 @@ edited = st.data_editor(
     pd.DataFrame({"entity": list(chosen_prediction.group.texts),
                   "cluster": [str(label + 1) for label in chosen_prediction.labels]}),
     disabled=["entity"], hide_index=True, width="stretch", key=f"cactus-edit-{record.id}-{pick}")
+if added := st.session_state.pop("cactus-added", None):
+    st.success(added, icon=":material/check_circle:")
 if st.button("Add to training data", key="cactus-add", icon=":material/add:"):
     try:
         corrected = relabelled(chosen_prediction.group, edited["cluster"].tolist())
         save_dataset(append_group(data, corrected), "groups")
-        st.success(f"Added {corrected.id} ({len(corrected)} entities) to the training groups. Train again to "
-                   "learn from it.", icon=":material/check_circle:")
+        st.session_state["cactus-added"] = (f"Added {corrected.id} ({len(corrected)} entities) to the training "
+                                            "groups. Train again to learn from it.")
+        st.rerun()  # the counts above include it at once
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")

@@ -6,9 +6,8 @@ from core.data.dataset import ROLES
 from core.data.intake import load_dataset
 from core.data.samples import SAMPLES, load_sample
 from core.errors import ClusterLensError
-from pages.common import current_dataset, save_dataset
+from pages.common import UPLOAD_TYPES, current_dataset, save_dataset
 
-UPLOAD_TYPES = ["csv", "tsv", "tab", "txt", "jsonl", "ndjson", "parquet", "xlsx"]
 
 st.title("Data")
 st.caption("A table (CSV, Excel, Parquet) or a set of texts (a CSV column, a TXT file with one text per line, JSONL).")

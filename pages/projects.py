@@ -50,7 +50,7 @@ runs = run_store().list(limit=10_000)
 counts = pd.Series([record.owner for record in runs]).value_counts() if runs else pd.Series(dtype=int)
 current = project_id()
 for info in projects:
-    with st.container(border=True):
+    with st.container(border=True, key=f"project-{info.id}"):
         text_col, open_col, more_col = st.columns([6, 1, 1], vertical_alignment="center")
         data_line = (f"{info.dataset} · {info.rows:,} rows · {info.kind}" if info.dataset else "no data yet")
         marker = " · *open in this tab*" if info.id == current else ""

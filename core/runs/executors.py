@@ -21,7 +21,7 @@ from core import paths
 from core.errors import ClusterLensError
 from core.runs.disk import check_disk_budget, disk_budget_mb
 from core.runs.execute import execute_run
-from core.runs.jobs import Runner, run_job, worker_name
+from core.runs.jobs import Runner, named_runner, run_job, worker_name
 from core.runs.queue import QueuePosition
 from core.runs.store import ACTIVE, RunStore
 from core.storage import LOG
@@ -192,12 +192,12 @@ class SubprocessExecutor(QueueExecutor):
                              stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def make_executor(store: RunStore, kind: str | None = None) -> QueueExecutor:
+def make_executor(store: RunStore, kind: str | None = None, runner: str = DEFAULT_RUNNER) -> QueueExecutor:
     """The executor named by `kind` or $CLUSTERLENS_EXECUTOR (thread or subprocess; default DEFAULT_EXECUTOR), on
-    $CLUSTERLENS_WORKERS slots."""
+    $CLUSTERLENS_WORKERS slots, running each run with the function `runner` names ("module:function")."""
     kind = kind or os.environ.get("CLUSTERLENS_EXECUTOR", "").strip() or DEFAULT_EXECUTOR
     if kind == "thread":
-        return ThreadExecutor(store)
+        return ThreadExecutor(store, runner=named_runner(runner))
     if kind == "subprocess":
-        return SubprocessExecutor(store)
+        return SubprocessExecutor(store, runner=runner)
     raise ClusterLensError(f"CLUSTERLENS_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {kind!r}.")

@@ -6,6 +6,7 @@ the error handling, and when even the last write fails the heartbeat stops, so t
 """
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import sqlite3
@@ -175,3 +176,14 @@ def _log(directory: RunDirectory, message: str) -> None:
         directory.log(message)
     except OSError:
         pass
+
+
+def named_runner(spec: str) -> Runner:
+    """The run function named "module:function", imported when the run starts, so that a bad name fails the run
+    (with the trace in its log) instead of leaving it queued for the next worker to trip over."""
+
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return run

@@ -6,24 +6,11 @@ with no server alive. The run's outcome is in the catalogue; the exit status onl
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Any
 
 from core.runs.executors import DEFAULT_RUNNER, SubprocessExecutor
-from core.runs.jobs import Runner, run_job
+from core.runs.jobs import named_runner, run_job
 from core.runs.store import RunStore
-
-
-def named_runner(spec: str) -> Runner:
-    """The run function named "module:function", imported when the run starts, so that a bad name fails the run
-    (with the trace in its log) instead of leaving it queued for the next worker to trip over."""
-
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        module, _, name = spec.partition(":")
-        return getattr(importlib.import_module(module), name)(*args, **kwargs)
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ def test_train_score_cluster_new_groups_and_add_a_correction(app, workspace):
     at.button(key="cactus-add").click().run()
     assert any("Added pasted 1 (4 entities)" in success.value for success in at.success)
     assert len(groups_of(workspace).frame) == rows_before + 4
+    assert any("41** clustered groups" in md.value for md in at.markdown)  # the count follows at once
 
 
 def test_before_any_training_there_is_nothing_to_cluster_with(app, workspace):

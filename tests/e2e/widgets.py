@@ -50,3 +50,12 @@ def fill(page, label: str, value: str) -> None:
     field.fill(value)
     field.press("Enter")
     settle(page)
+
+
+def pick(page, label: str, options: list[str]) -> None:
+    """Pick options of a Streamlit multiselect by their visible text (the list is reopened for each)."""
+    for option in options:
+        page.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
