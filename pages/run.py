@@ -6,8 +6,8 @@ import streamlit as st
 from core.device import resolve_device
 from core.errors import ClusterLensError
 from core.methods import METHODS, method_settings, methods_for
-from core.progress import format_duration
 from core.runs import create_run
+from core.runs.estimates import EstimateLog
 from core.settings import ClusteringSettings, RunConfig, settings_from_dict
 from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, require_dataset, run_label,
                           run_store, set_current_run, shown_on_explore, workspace_id)
@@ -22,7 +22,7 @@ def show_estimates(method, settings, data) -> None:
     seconds = method.estimate_seconds(data, settings, device)
     questions = method.estimate_questions(data, settings)
     if seconds is not None:
-        st.caption(f"Estimated time on {device}: about {format_duration(seconds)}.")
+        st.caption(EstimateLog(run_store().db_path).estimate(method.name, device, seconds).describe())
     if questions is not None:
         st.info(questions.describe(), icon=":material/payments:")
 

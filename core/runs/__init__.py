@@ -8,6 +8,7 @@ import pandas as pd
 
 from core import paths
 from core.storage import RunDirectory
+from core.runs.estimates import EstimateLog, first_guess
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
 from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor, make_executor
 from core.runs.jobs import RunOutcome, run_job, worker_name
@@ -29,9 +30,12 @@ def create_run(store: RunStore, config: RunConfig, frame: pd.DataFrame, *, owner
                           path=path)
     try:
         prepare_run(record.directory, config, frame)
+        guess = first_guess(config, load_run_dataset(record.directory, config))
     except BaseException:
         store.delete(record.id)
         raise
+    if guess is not None:
+        EstimateLog(store.db_path).guessed(record.id, config.method, guess[1], len(frame), guess[0])
     return store.get(record.id)
 
 
