@@ -22,9 +22,16 @@ def act(edit) -> None:
         with st.spinner("Updating the clusters…"):
             cur.apply(edit)
         st.session_state["explore-done"] = f"Done: {cur.history()[-1].summary}."
+        forget_picked_clusters()
     except ClusterLensError as error:
         st.session_state["explore-error"] = str(error)
     st.rerun()
+
+
+def forget_picked_clusters() -> None:
+    """Empty the cluster picker after an edit (the picked clusters may be gone, renamed or split): the next run draws
+    a new picker, so no stale choice comes back from the browser."""
+    st.session_state["picker-generation"] = st.session_state.get("picker-generation", 0) + 1
 
 
 def step(direction: str) -> None:
@@ -32,6 +39,7 @@ def step(direction: str) -> None:
     try:
         record = cur.undo() if direction == "undo" else cur.redo()
         st.session_state["explore-done"] = f"{direction.capitalize()}: {record.summary}."
+        forget_picked_clusters()
     except ClusterLensError as error:
         st.session_state["explore-error"] = str(error)
 
@@ -136,9 +144,11 @@ with history_col.expander(f"History ({len(history)} edits)"):
     else:
         st.caption("No edit yet. The run's own clustering is always kept; undo takes back any edit.")
 
-cluster_tab, rows_tab = st.tabs(["Clusters: rename, merge, split", "Rows: move, mark as outliers"])
+cluster_tab, rows_tab = st.tabs(["Clusters: rename, merge, split", "Rows: move, mark as outliers"], key="edit-tab",
+                              on_change="rerun")  # the open tab survives reruns (typing rows, an edit)
 with cluster_tab:
-    chosen = st.multiselect("Clusters", [c.id for c in clusters], key=f"edit-clusters-{record.id}",
+    picker_key = f"edit-clusters-{record.id}-{st.session_state.get('picker-generation', 0)}"
+    chosen = st.multiselect("Clusters", [c.id for c in clusters], key=picker_key,
                             format_func=lambda c: f"{names.get(c)} ({c})",
                             placeholder="Pick one to rename or split, several to merge")
     if len(chosen) == 1:

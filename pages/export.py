@@ -20,7 +20,7 @@ stem = f"clusterlens-{record.id}"
 st.caption(f"The run's current clusters: {len([c for c in state.clusters if c.id >= 0])} clusters, edit version "
            f"{state.version} (the original clustering is version 0). Recut or edit them on Explore.")
 
-labels_tab, new_tab = st.tabs(["Download", "Apply to new data"])
+labels_tab, new_tab = st.tabs(["Download", "Apply to new data"], key="export-tab", on_change="rerun")
 with labels_tab:
     st.download_button("Labels with names (CSV)", lambda: named_labels_csv(cur), file_name=f"{stem}-labels.csv",
                        mime="text/csv", key="download_labels", type="primary", on_click="ignore",

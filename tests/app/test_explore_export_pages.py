@@ -47,18 +47,18 @@ def test_explore_shows_named_clusters_and_scores_on_a_0_to_100_scale(app, finish
 def test_edits_stick_undo_and_survive_a_reload(app, finished_run):
     at = app("pages/explore.py")
     first, second = cluster_table(at)["id"].tolist()[:2]
-    at.multiselect(key=f"edit-clusters-{finished_run.id}").set_value([first]).run()
+    cluster_picker(at, finished_run).set_value([first]).run()
     at.text_input(key=f"name-{finished_run.id}-{first}").input("Big birds")
     at.button(key="rename").click().run()
     assert not at.exception and "Big birds" in cluster_table(at)["name"].tolist()
 
-    at.multiselect(key=f"edit-clusters-{finished_run.id}").set_value([first, second]).run()
+    cluster_picker(at, finished_run).set_value([first, second]).run()
     at.button(key="merge").click().run()
     assert len(cluster_table(at)) == 2
     at.button(key="undo").click().run()
     assert len(cluster_table(at)) == 3
 
-    at.multiselect(key=f"edit-clusters-{finished_run.id}").set_value([second]).run()
+    cluster_picker(at, finished_run).set_value([second]).run()
     at.number_input(key="split-k").set_value(2)
     at.button(key="split").click().run()
     assert len(cluster_table(at)) == 4
@@ -107,3 +107,8 @@ def test_explore_names_erasmo_baselines_and_draws_the_loss_curve(app, finished_r
     assert at.dataframe[0].value["clustering"].tolist() == ["your current clusters",
                                                              "same LM without fine-tuning (same k as the run)"]
     assert any("Mean loss per epoch: 3.270" in caption.value for caption in at.caption)
+
+
+def cluster_picker(at, run):
+    """Explore's cluster picker (drawn anew after every edit, so its key carries a generation)."""
+    return next(widget for widget in at.multiselect if widget.key.startswith(f"edit-clusters-{run.id}-"))

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import choose, fill, new_project, open_advanced, pick, settle
+from tests.e2e.widgets import choose, fill, new_project, open_advanced, open_list, pick, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +26,8 @@ def tickets_csv(tmp_path):
 
 def cluster_options(page) -> list[str]:
     """The Explore page's clusters, as its cluster picker lists them ("name (id)")."""
-    page.get_by_role("combobox", name="Clusters").click()
-    page.get_by_role("option").first.wait_for()
+    settle(page)
+    open_list(page, "Clusters")
     options = [text for text in page.get_by_role("option").all_inner_texts() if text != "Select all"]
     page.keyboard.press("Escape")
     return options
@@ -122,7 +122,7 @@ def test_analyst_names_edits_undoes_and_applies_the_run_to_new_data(page, server
     expect(page.get_by_text(re.compile(r"^Done: Renamed cluster \d+ to “Card problems”"))).to_be_visible()
 
     renamed = next(option for option in cluster_options(page) if option.startswith("Card problems ("))
-    pick(page, "Clusters", [second])
+    pick(page, "Clusters", [renamed, second])  # an edit empties the picker: its clusters may have changed
     page.get_by_role("button", name=re.compile(r"^Merge 2 clusters")).click()
     expect(page.get_by_text(re.compile(r"^Done: Merged clusters"))).to_be_visible()
     expect(page.get_by_text("4 clusters", exact=False).first).to_be_visible()
@@ -130,10 +130,7 @@ def test_analyst_names_edits_undoes_and_applies_the_run_to_new_data(page, server
     expect(page.get_by_text(re.compile(r"^Undo: Merged clusters"))).to_be_visible()
     expect(page.get_by_text("5 clusters", exact=False).first).to_be_visible()
 
-    page.get_by_role("combobox", name="Clusters").click()  # keep one of the two picked: split it
-    page.keyboard.press("Backspace")
-    page.keyboard.press("Escape")
-    settle(page)
+    pick(page, "Clusters", [renamed])
     fill(page, "Split into (0: choose by silhouette)", "2")
     page.get_by_role("button", name=re.compile(r"^Split “")).click()
     expect(page.get_by_text(re.compile(r"^Done: Split cluster"))).to_be_visible()

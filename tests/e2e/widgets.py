@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox (a first click may only move the focus away from a number field
-    being edited, so the list is opened again when it did not appear)."""
+def open_list(page, label: str, wanted=None) -> None:
+    """Open the option list of a Streamlit selectbox or multiselect (a first click may only move the focus away from
+    a field being edited, or land during a rerun, so the list is opened again when it did not appear)."""
     box = page.get_by_role("combobox", name=label)
-    wanted = page.get_by_role("option", name=option, exact=True)
+    wanted = wanted or page.get_by_role("option").first
     for _ in range(3):
         box.click()
         try:
             wanted.wait_for(timeout=5_000)
-            break
+            return
         except Exception:  # Playwright's TimeoutError: the list did not open; try again
-            continue
+            page.keyboard.press("Escape")
+            settle(page)
+    box.click()
+    wanted.wait_for()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by its visible text."""
+    wanted = page.get_by_role("option", name=option, exact=True)
+    open_list(page, label, wanted)
     wanted.click()
 
 
@@ -55,7 +64,8 @@ def fill(page, label: str, value: str) -> None:
 def pick(page, label: str, options: list[str]) -> None:
     """Pick options of a Streamlit multiselect by their visible text (the list is reopened for each)."""
     for option in options:
-        page.get_by_role("combobox", name=label).click()
-        page.get_by_role("option", name=option, exact=True).click()
+        wanted = page.get_by_role("option", name=option, exact=True)
+        open_list(page, label, wanted)
+        wanted.click()
     page.keyboard.press("Escape")
     settle(page)
