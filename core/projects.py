@@ -23,6 +23,7 @@ from core.curation.session import run_key
 from core.errors import ClusterLensError
 from core.llm.store import JudgmentStore
 from core.runs.disk import CHECKPOINT_FOLDERS
+from core.runs.estimates import EstimateLog
 from core.runs.store import RunRecord, RunStore
 from core.sqlite import connect
 from core.storage import STATUS, atomic_write_bytes
@@ -88,6 +89,19 @@ def import_project(source: str | Path | IO[bytes], workspaces: Workspaces, store
             workspaces.delete(workspace.id)
             raise
     return workspace
+
+
+def delete_project(project_id: str, workspaces: Workspaces, store: RunStore) -> None:
+    """Delete a project with everything it made: its runs' folders and catalogue rows, the judges' answers and the
+    person's reviews, edits, names and duration records of those runs, and its data sets."""
+    _ensure_tables(store.db_path)
+    for record in store.list(project_id, limit=100_000):
+        with closing(connect(store.db_path)) as db, db:
+            for table, by in RUN_KEYED:
+                db.execute(f"DELETE FROM {table} WHERE run = ?", (_key(record, by),))
+            db.execute("DELETE FROM run_estimates WHERE run = ?", (record.id,))
+        store.delete(record.id)
+    workspaces.delete(project_id)
 
 
 def _import_runs(archive: zipfile.ZipFile, runs: list[dict[str, Any]], owner: str,
@@ -202,3 +216,4 @@ def _ensure_tables(db_path: Path) -> None:
     JudgmentStore(db_path)
     EditLog(db_path)
     NameCache(db_path)
+    EstimateLog(db_path)

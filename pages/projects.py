@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ClusterLensError
-from core.projects import export_project, import_project
+from core.projects import delete_project, export_project, import_project
 from pages.common import PATH_STEPS, open_project, project_id, run_store, workspaces
 
 st.title("ClusterLens")
@@ -77,7 +77,5 @@ for info in projects:
             sure = st.checkbox("Delete this project, its data and its runs", key=f"sure-{info.id}",
                                disabled=bool(active))
             if st.button("Delete", key=f"delete-{info.id}", disabled=not sure or bool(active), type="primary"):
-                for record in [r for r in runs if r.owner == info.id]:
-                    run_store().delete(record.id)
-                workspaces().delete(info.id)
+                delete_project(info.id, workspaces(), run_store())
                 st.rerun()

@@ -12,7 +12,7 @@ from core.curation import Curation, EditLog, Move, Rename
 from core.data.intake import dataset_from_frame
 from core.llm.judges import Answer
 from core.llm.store import JudgmentStore
-from core.projects import ProjectArchiveError, export_project, import_project
+from core.projects import ProjectArchiveError, delete_project, export_project, import_project
 from core.runs import RunStore, execute_run, prepare_run
 from core.settings import ClusteringSettings, RunConfig
 from core.workspace import Workspaces
@@ -122,3 +122,14 @@ def test_a_file_that_is_not_a_zip_gets_a_message(home):
     store, workspaces = home
     with pytest.raises(ProjectArchiveError, match="not a ClusterLens project file"):
         import_project(io.BytesIO(b"name,age\nann,3\n"), workspaces, store)
+
+
+def test_deleting_a_project_deletes_its_runs_answers_reviews_and_edits(home, topic_texts):
+    store, workspaces = home
+    project, record, curation = finished_project(home, topic_texts)
+    other, other_record, _ = finished_project(home, topic_texts)  # another project's work stays
+    delete_project(project.id, workspaces, store)
+    assert not workspaces.exists(project.id) and not record.path.exists() and store.list(project.id) == []
+    assert JudgmentStore(store.db_path).list(record.path.name) == []
+    assert EditLog(store.db_path).records(curation.run) == []
+    assert workspaces.exists(other.id) and len(JudgmentStore(store.db_path).list(other_record.path.name)) == 1
