@@ -16,7 +16,8 @@ from core.embed.encoders import encode_with, trainable_model
 from core.errors import SettingsError
 from core.llm import Judge
 from core.methods.clusterllm.objective import TripletFineTuner
-from core.methods.clusterllm.sampling import f_beta_curve, granularity_pairs, random_triplets, triplets_by_entropy
+from core.methods.clusterllm.sampling import (f_beta_curve, granularity_pairs, merge_mass, random_triplets,
+                                              triplets_by_entropy)
 from core.methods.clusterllm.settings import TREE_MAX_LEAVES, ClusterLLMParams
 from core.progress import ProgressFn, StopFn, as_stage, check_stop, never_stop, no_progress, within
 from core.settings import check_settings
@@ -140,7 +141,9 @@ class ClusterLLM(ClusterLLMParams):
         self._check_stop()
         self.progress("granularity", 0.82, "Building the Ward tree over the fine-tuned embeddings")
         tree = ClusterTree(max_leaves=TREE_MAX_LEAVES, linkage="ward", seed=self.seed).fit(self.embeddings_)
-        self.pairs_, self.pair_steps_ = granularity_pairs(tree, self.k_max, self.pairs_per_step, seed=self.seed)
+        weighted = self.granularity == "weighted"
+        self.pairs_, self.pair_steps_ = granularity_pairs(tree, self.k_max, self.pairs_per_step, seed=self.seed,
+                                                          by_mass=weighted)
         self.progress("granularity", 0.85, f"Asking the judge {len(self.pairs_)} pair questions")
         found = self.judge.answer_pairs([(texts[a], texts[b]) for a, b in self.pairs_])
         self.pair_answers_ = np.array([-1 if a.choice is None else int(a.choice) for a in found], dtype=np.int64)
@@ -149,6 +152,7 @@ class ClusterLLM(ClusterLLMParams):
         if not decided.any():
             self.k_curve_, self.n_clusters_ = {}, None
             return
-        curve = f_beta_curve(self.pair_steps_[decided], self.pair_answers_[decided] == 1, ks, self.beta)
+        curve = f_beta_curve(self.pair_steps_[decided], self.pair_answers_[decided] == 1, ks, self.beta,
+                             mass=merge_mass(tree, self.k_max) if weighted else None)
         self.k_curve_ = {int(k): float(f) for k, f in zip(ks, curve)}
         self.n_clusters_ = int(ks[int(np.argmax(curve))])

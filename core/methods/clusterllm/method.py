@@ -43,7 +43,8 @@ class ClusterLLMMethod(Method):
         run = context.directory.run_id
         inner = judge_from_spec(settings.judge, template=settings.template(), texts=texts, labels=labels,
                                 embedders=context.embedders, api_base=settings.api_base,
-                                pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin)
+                                pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin,
+                                neighbours=settings.judge_neighbours)
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),
                              prefer_person=settings.reviewed_answers, should_stop=context.should_stop)
         context.report("embed", 0.0, f"Loading {settings.embedder}")
