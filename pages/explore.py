@@ -63,20 +63,25 @@ if details.get("loss", {}).get("step"):
                                                    if value is not None))
 
 scatter_col, sizes_col = st.columns([3, 1])
-frame = pd.DataFrame({"x": run.projection[:, 0], "y": run.projection[:, 1],
-                      "cluster": [("noise" if label < 0 else str(label)) for label in labels],
-                      "text": run.hover_texts(), "row": np.arange(len(labels))})
+names = np.array([("noise" if label < 0 else str(label)) for label in labels])
+shown = run.hover_rows()
+frame = pd.DataFrame({"x": run.projection[shown, 0], "y": run.projection[shown, 1], "cluster": names[shown],
+                      "text": run.hover_texts(rows=shown), "row": shown})
 with scatter_col:
     st.subheader("Map")
     figure = px.scatter(frame, x="x", y="y", color="cluster", hover_name="text", custom_data=["row"],
+                        render_mode="webgl",
                         category_orders={"cluster": sorted(frame["cluster"].unique(), key=lambda c: (len(c), c))})
     figure.update_traces(marker={"size": 6, "opacity": 0.8})
     figure.update_layout(height=520, dragmode="lasso", xaxis_visible=False, yaxis_visible=False,
                          legend_title_text="cluster", margin={"l": 0, "r": 0, "t": 10, "b": 0})
     event = st.plotly_chart(figure, on_select="rerun", selection_mode=("lasso", "box"), key=f"map-{record.id}-{k}")
+    if len(shown) < len(labels):
+        st.caption(f"The map shows {len(shown):,} of the {len(labels):,} rows, a sample in which every cluster keeps "
+                   "its share; sizes and tables count every row.")
 with sizes_col:
     st.subheader("Sizes")
-    sizes = frame["cluster"].value_counts().rename_axis("cluster").reset_index(name="rows")
+    sizes = pd.Series(names).value_counts().rename_axis("cluster").reset_index(name="rows")
     st.dataframe(sizes, hide_index=True, height=520)
 
 selected = sorted({selected_row(point) for point in (event.selection.points if event else [])

@@ -9,6 +9,7 @@ from core.data.scale import scale_corpus
 from core.embed.cache import CachedEmbedder, EmbeddingCache
 from core.errors import RunCancelled
 from core.metrics import ari
+from core.profiles import top_terms
 from core.runs import RunDirectory, execute_run, prepare_run
 from core.runs.execute import EmbeddingMeter, stage_spans
 from core.settings import ClusteringSettings, RunConfig
@@ -116,3 +117,23 @@ def test_the_generated_corpus_is_distinct_and_deterministic():
     first = scale_corpus(40_000)
     assert len(first) == 40_000 and first["text"].is_unique and first["label"].nunique() > 200
     pd.testing.assert_frame_equal(first.head(50), scale_corpus(40_000).head(50))
+
+
+def test_the_hover_payload_is_a_bounded_sample_that_keeps_each_clusters_share():
+    from core.runs.artifacts import RunArtifacts
+
+    labels = np.repeat([0, 1, 2], [6000, 3000, 1000])
+    artifacts = RunArtifacts(*(None,) * 5, labels, None, None)
+    rows = artifacts.hover_rows(limit=1000)
+    assert len(rows) == 1000 and len(np.unique(rows)) == 1000 and (np.diff(rows) > 0).all()
+    np.testing.assert_allclose(np.bincount(labels[rows]), [600, 300, 100], atol=2)
+    np.testing.assert_array_equal(artifacts.hover_rows(limit=20_000), np.arange(10_000))
+
+
+def test_top_terms_read_a_bounded_sample_of_each_big_cluster():
+    texts = [f"alpha n{i}" for i in range(500)] + ["beta gamma"] * 20
+    labels = np.array([0] * 500 + [1] * 20)
+    sampled = top_terms(texts, labels, n_terms=1000, per_cluster=50)
+    assert sampled[0][0] == "alpha" and len(sampled[0]) == 51  # "alpha" and the numbered words of 50 texts
+    assert sampled[1] == ["beta", "gamma"] == top_terms(texts, labels, per_cluster=None)[1]
+    assert len(top_terms(texts, labels, n_terms=1000, per_cluster=None)[0]) == 501
