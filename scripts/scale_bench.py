@@ -1,6 +1,6 @@
 """A whole baseline run at scale, stage by stage, against a bare encode of the same texts (bench_results/scale.md).
 
-    python scripts/scale_bench.py 100000 --out bench_results/scale-100k-local.json
+    python scripts/scale_bench.py 100000 --out bench_results/scale-100k.json
     python scripts/scale_bench.py 30000 --engine ray --out bench_results/scale-30k-ray.json
     python scripts/scale_bench.py 20000 --input tickets.csv --text-column body
 
@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--label-column")
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--local-json", help="with --engine ray: the local run at the same N (default: "
-                                             "bench_results/scale-<N>-local.json)")
+                                             "bench_results/scale-<N/1000>k.json)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare encode (ratio left out)")
     parser.add_argument("--out", help="write the JSON result here")
     args = parser.parse_args()
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace, repo: Path) -> int:
         result["worker_rows_per_second"] = rates
         for worker, rate in rates.items():
             print(f"worker {worker}: {rate:.1f} rows/s")
-        local = Path(args.local_json or repo / "bench_results" / f"scale-{args.n // 1000}k-local.json")
+        local = Path(args.local_json or repo / "bench_results" / f"scale-{args.n // 1000}k.json")
         if local.exists():
             baseline = json.loads(local.read_text())["total_seconds"]
             result["local_total_seconds"] = baseline

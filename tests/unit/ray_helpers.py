@@ -30,7 +30,9 @@ class LocalRayCluster:
 
     def start(self) -> str:
         common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        # Token authentication is off for this loopback-only cluster: with a ~/.ray/auth_token (left by any earlier
+        # ray.init) Ray 2.60 turns it on for the head but not for the worker node, which then cannot join.
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
         subprocess.run([self.ray, "start", "--head", f"--port={self.port}", "--include-dashboard=false",
                         f"--temp-dir={self.temp}", *common], check=True, capture_output=True, timeout=START_SECONDS,
                        env=env)
