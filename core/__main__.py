@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="a method setting, e.g. --set epochs=2 (repeatable)")
     add_setting_flags(cluster)
+    cluster.add_argument("--engine", default="local", choices=["local", "ray"],
+                         help="local: this process; ray: embedding and assignment on a Ray cluster (make ray)")
+    cluster.add_argument("--address", help="with --engine ray: the cluster (host:port; default $RAY_ADDRESS, else a "
+                                           "Ray started here)")
     cluster.add_argument("--out", required=True, help="run directory to write")
     cluster.set_defaults(handler=run_cluster)
 
@@ -355,10 +359,18 @@ def run_cluster(args: argparse.Namespace) -> int:
                        method_settings=settings,
                        clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
                                                      seed=args.seed))
+    runner = execute_run
+    if args.engine == "ray":
+        from functools import partial
+
+        from core.runs.ray_engine import RaySettings, execute_run_on_ray
+
+        runner = partial(execute_run_on_ray, settings=RaySettings.from_env(address=args.address))
     out = Path(args.out)
     store = default_store()
     record = create_run(store, config, data.frame, owner=CLI_OWNER, path=out)
-    outcome = run_job(store, record.id, worker=worker_name("cli"), runner=execute_run, echo=StderrProgress())
+    worker = worker_name("cli" if args.engine == "local" else "cli-ray")
+    outcome = run_job(store, record.id, worker=worker, runner=runner, echo=StderrProgress())
     assert outcome is not None, "a run created here and never queued is claimed by no one else"
     if outcome.error is not None:
         raise outcome.error

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cluster import Clusterer, UMAPReducer
+from core.cluster.reduce import RowMap, in_process
 from core.cluster.choose_k import default_k_range
 from core.errors import SettingsError
 from core.metrics import mean_std, score_clustering
@@ -37,15 +38,18 @@ def uses_umap(settings: ClusteringSettings, kind: str) -> bool:
     return settings.reduce == "umap" or (settings.reduce == "auto" and kind == "text")
 
 
-def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind: str, seed: int) -> np.ndarray:
+def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind: str, seed: int,
+                     row_map: RowMap = in_process) -> np.ndarray:
     """The space k-means & co. see: 5-d cosine UMAP of the embeddings, or the embeddings themselves."""
     if uses_umap(settings, kind) and embeddings.shape[1] > settings.reduce_components:
-        return UMAPReducer(n_components=settings.reduce_components, seed=seed).fit_transform(embeddings)
+        return UMAPReducer(n_components=settings.reduce_components, seed=seed, fit_sample=settings.fit_sample,
+                           row_map=row_map).fit_transform(embeddings)
     return embeddings
 
 
 def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true: np.ndarray | None = None,
-                      n_clusters: int | None = None, seed: int | None = None) -> ClusteringOutcome:
+                      n_clusters: int | None = None, seed: int | None = None,
+                      row_map: RowMap = in_process) -> ClusteringOutcome:
     """Cluster an already-reduced space with the settings' algorithm and score the result."""
     clusterer = Clusterer(
         settings.algorithm,
@@ -55,6 +59,8 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
         seed=settings.seed if seed is None else seed,
         min_cluster_size=settings.min_cluster_size,
         n_init=settings.n_init,
+        fit_sample=settings.fit_sample,
+        row_map=row_map,
     ).fit(space)
     metrics = score_clustering(space, clusterer.labels_, y_true)
     return ClusteringOutcome(clusterer.labels_, clusterer.n_clusters_, space, metrics, clusterer.k_curve_,

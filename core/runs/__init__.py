@@ -1,5 +1,5 @@
 """Runs: a folder per run, the SQLite catalogue (also the queue), the pure run function, the job that runs it, and
-the executors (thread, subprocess) behind one seam."""
+the executors (thread, subprocess, Ray) behind one seam."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,8 @@ from core import paths
 from core.storage import RunDirectory
 from core.runs.estimates import EstimateLog, first_guess
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
-from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor, make_executor
+from core.runs.engines import make_executor
+from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor
 from core.runs.jobs import RunOutcome, run_job, worker_name
 from core.runs.queue import QueuePosition
 from core.runs.store import RunRecord, RunStore
