@@ -33,7 +33,8 @@ pytest.importorskip("torch")
 REPO = Path(__file__).resolve().parents[2]
 KILLING_RUNNER = "tests.faults.killing_runner:kill_at_point"
 CANCEL_POINTS = tuple(point for point in POINTS if point != "write")  # no stop is checked once writing has begun
-RUN_SECONDS = 240.0
+RUN_SECONDS = 600.0
+"""Bound on a worker reaching its kill point, and on a resume; generous for a 2-core machine shared with other jobs."""
 
 
 def topic_frame() -> pd.DataFrame:
@@ -164,10 +165,9 @@ def test_a_run_killed_at_each_stage_reads_interrupted_and_resumes_keeping_every_
     _, watcher = stores(home)
     time.sleep(1.1)  # the watcher's stale_after: a second without a heartbeat
     assert watcher.get(run_id).status == "interrupted"
-    if point in ("embed",):
-        assert not before
-    else:
-        assert before, f"no answer was stored before the kill at {point}"
+    assert bool(before) == (point != "embed"), f"answers stored before the kill at {point}: {len(before)}"
+    if point == "ask":  # killed between two chunks of questions: some answered, some left
+        assert 0 < len(before) < 24
     if point == "pairs":
         assert {kind for kind, _ in before} == {"triplet", "pair"}
     review = review_one(home, run_id)
