@@ -9,8 +9,10 @@ from core.device import resolve_device
 from core.embed.registry import resolve_embedder
 from core.errors import ClusterLensError
 from core.methods.cactus import CACTUSSettings, load_run_models, load_run_report, predict_groups
+from core.methods import METHODS
 from core.runs import create_run
-from core.settings import RunConfig
+from core.runs.estimates import EstimateLog
+from core.settings import RunConfig, settings_from_dict
 from pages.common import (UPLOAD_TYPES, current_dataset, executor, my_runs, run_label, run_store, save_dataset,
                           workspace_id)
 from pages.settings_form import settings_form
@@ -106,6 +108,12 @@ st.subheader("2 · Train")
 with st.form("cactus-train"):
     settings = settings_form(CACTUSSettings, key="cactus", kind="text")
     start = st.form_submit_button("Train", type="primary")
+try:
+    device = resolve_device("auto")
+    guess = METHODS["cactus"].estimate_seconds(data, settings_from_dict(CACTUSSettings, settings), device)
+    st.caption(EstimateLog(run_store().db_path).estimate("cactus", device, guess).describe())
+except ClusterLensError as error:  # settings the form let through but the method refuses: said when Train is pressed
+    st.caption(f"No estimate: {error}")
 if start:
     try:
         training_groups(data)

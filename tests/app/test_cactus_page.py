@@ -68,3 +68,10 @@ def test_example_groups_leave_the_main_data_set_alone(app, workspace):
     assert main.name == "penguins"
     at.switch_page("pages/data.py").run()
     assert at.subheader[0].value == "penguins"
+
+
+def test_training_shows_a_duration_estimate_before_it_starts(app):
+    at = app("pages/cactus.py")
+    at.button(key="cactus-example").click().run()
+    assert not at.exception
+    assert any("Estimated time on" in caption.value and "first guess" in caption.value for caption in at.caption)
