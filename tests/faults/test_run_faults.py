@@ -94,10 +94,11 @@ def review_one(home: Path, run_id: str) -> tuple[int, object] | None:
 
 def resume(home: Path, run_id: str) -> str:
     """Queue the run again and run it with the default run function, as the Run page's Resume does."""
-    store, _ = stores(home)
-    assert store.get(run_id).resumable
+    store, watcher = stores(home)
+    assert watcher.get(run_id).resumable
+    watcher.enqueue(run_id)  # by the watcher's bound: a killed worker's heartbeat is seconds old, not a minute
     with ThreadExecutor(store, workers=1, pump_seconds=None) as executor:
-        executor.submit(run_id)
+        executor.dispatch()
         return executor.wait(run_id, timeout=RUN_SECONDS)
 
 
