@@ -17,11 +17,14 @@ from core.data.dataset import Dataset
 from core.device import resolve_device
 from core.methods import get_method, method_settings
 from core.progress import format_duration
+from core.runs.queue import RELIABLE_PROGRESS
 from core.settings import RunConfig
 from core.sqlite import connect
 
 RECENT_RUNS = 20
 """How many recent finished runs of a method on a device set its correction."""
+ALMOST_DONE_SECONDS = 5.0
+"""Below this the time left is said in words rather than as a count that could reach zero before the run ends."""
 RATIO_BOUNDS = (0.05, 20.0)
 """A run far outside these multiples of its guess (a machine asleep, a tiny test run) says nothing about the next."""
 
@@ -86,6 +89,12 @@ class EstimateLog:
         ratios = [ratio for (ratio,) in rows if RATIO_BOUNDS[0] <= ratio <= RATIO_BOUNDS[1]]
         return (statistics.median(ratios), len(ratios)) if ratios else (1.0, 0)
 
+    def expected_seconds(self, run: str) -> float | None:
+        """A run's expected duration: its first guess, corrected by this machine's record (None without a guess)."""
+        with closing(connect(self.path)) as db:
+            row = db.execute("SELECT method, device, guess FROM run_estimates WHERE run = ?", (run,)).fetchone()
+        return None if row is None else self.estimate(row["method"], row["device"], row["guess"]).seconds
+
     def estimate(self, method: str, device: str, guess: float) -> Estimate:
         """The first guess corrected by this machine's record."""
         correction, runs = self.correction(method, device)
@@ -101,3 +110,18 @@ def first_guess(config: RunConfig, data: Dataset) -> tuple[float, str] | None:
     device = resolve_device(config.device)
     guess = method.estimate_seconds(data, method_settings(method, config.method_settings), device)
     return None if guess is None else (guess, device)
+
+
+def time_left(progress: float, elapsed: float, expected: float | None) -> str:
+    """A running run's time left in words: from its own pace once it is past RELIABLE_PROGRESS, else from its
+    expected duration. It never says "0 s" while work remains: near the end it says so, and a run past its estimate
+    says that instead."""
+    if progress >= RELIABLE_PROGRESS and elapsed > 0:
+        left: float | None = elapsed * (1.0 - progress) / progress
+    else:
+        left = None if expected is None else expected - elapsed
+    if left is None:
+        return "estimating the time left"
+    if left >= ALMOST_DONE_SECONDS:
+        return f"about {format_duration(left)} left"
+    return "almost done" if progress >= 0.95 else "taking longer than estimated"

@@ -69,3 +69,24 @@ def test_a_retrain_from_edits_is_not_counted_as_its_method(store):
     run_job(store, record.id, worker="w", runner=lambda *args: {"k": 2})
     with closing(connect(store.db_path)) as db:
         assert db.execute("SELECT COUNT(*) FROM run_estimates").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("progress", "elapsed", "expected", "said"), [
+    (0.0, 0.0, None, "estimating the time left"),
+    (0.01, 10.0, 120.0, "about 1 min 50 s left"),  # too early for its own pace: the estimate
+    (0.5, 60.0, 120.0, "about 1 min 00 s left"),  # its own pace
+    (0.02, 300.0, 120.0, "taking longer than estimated"),  # past the estimate: never "0 s left"
+    (0.999, 600.0, 120.0, "almost done"),
+])
+def test_the_time_left_never_reaches_zero_while_the_run_works(progress, elapsed, expected, said):
+    from core.runs.estimates import time_left
+
+    assert time_left(progress, elapsed, expected) == said
+
+
+def test_a_runs_expected_duration_is_its_guess_corrected_by_the_machine(tmp_path):
+    log = EstimateLog(tmp_path / "catalogue.sqlite")
+    log.guessed("old", "baseline", "cpu", 300, 10.0)
+    log.finished("old", 20.0)
+    log.guessed("new", "baseline", "cpu", 300, 30.0)
+    assert log.expected_seconds("new") == pytest.approx(60.0) and log.expected_seconds("unknown") is None
