@@ -28,11 +28,15 @@ def choose(page, label: str, option: str) -> None:
 
 def open_advanced(page, title: str = "Advanced settings") -> None:
     """Unfold every settings fold with this title (their widgets are only visible, and fillable, when open)."""
+    settle(page)  # a fold drawn by a rerun still under way would be replaced, closed, once it ends
     folds = page.locator("details").filter(has=page.get_by_text(title, exact=True))
     for index in range(folds.count()):
         fold = folds.nth(index)
-        if fold.get_attribute("open") is None:
+        for _ in range(3):
+            if fold.get_attribute("open") is not None:
+                break
             fold.locator("summary").first.click()
+            settle(page)
 
 
 def new_project(page, server: str, name: str) -> None:
