@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from core.cluster import Clusterer, UMAPReducer, project_2d
+from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
 from core.embed.cache import CachedEmbedder, EmbeddingCache
 from core.errors import RunCancelled
@@ -113,6 +114,7 @@ def test_a_run_above_the_fit_sample_labels_every_row(tmp_path, fake_embedder, to
     assert set(metrics["stage_seconds"]) == {"embed", "reduce", "cluster", "hierarchy", "project", "save"}
 
 
+@pytest.mark.skipif(not shared_data_dir().is_dir(), reason="shared benchmark data not present")
 def test_the_generated_corpus_is_distinct_and_deterministic():
     first = scale_corpus(40_000)
     assert len(first) == 40_000 and first["text"].is_unique and first["label"].nunique() > 200
