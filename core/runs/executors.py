@@ -22,7 +22,7 @@ from core import paths
 from core.errors import ClusterLensError
 from core.runs.disk import check_disk_budget, disk_budget_mb
 from core.runs.execute import execute_run
-from core.runs.jobs import Runner, named_runner, run_job, worker_name
+from core.runs.jobs import Runner, run_job, worker_name
 from core.runs.queue import QueuePosition
 from core.runs.store import ACTIVE, RunStore
 from core.storage import LOG
