@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from core import paths
+from core.data.dataset import Dataset
 from core.storage import RunDirectory
 from core.runs.estimates import EstimateLog, first_guess
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
@@ -31,7 +32,7 @@ def create_run(store: RunStore, config: RunConfig, frame: pd.DataFrame, *, owner
                           path=path)
     try:
         prepare_run(record.directory, config, frame)
-        guess = first_guess(config, load_run_dataset(record.directory, config))
+        guess = first_guess(config, Dataset(frame, config.kind, config.roles, name=config.dataset))  # in memory
     except BaseException:
         store.delete(record.id)
         raise
