@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402  (the repo's own browser settings)
-from tests.e2e.widgets import choose, fill, new_project, settle  # noqa: E402
+from tests.e2e.widgets import fill, load_support_sample, new_project, settle  # noqa: E402
 
 
 def serve(home: Path) -> tuple[subprocess.Popen, str]:
@@ -55,10 +55,7 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(300_000)
                 new_project(page, url, "Support requests, March")
-                page.get_by_role("tab", name="Use a sample").click()
-                choose(page, "Sample", "Customer support requests")
-                page.get_by_role("button", name="Load sample").click()
-                expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+                load_support_sample(page)
                 page.get_by_role("link", name="Run").first.click()
                 fill(page, "Number of clusters", "10")
                 settle(page)

@@ -8,13 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import choose, fill, new_project, open_advanced, open_list, pick, settle
+from tests.e2e.widgets import (fill, load_support_sample, new_project, open_list, pick, set_up_oracle_clusterllm,
+                               settle)
 
 pytestmark = pytest.mark.e2e
-
-TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1", "Rounds": "1",
-                   "Largest k the judge considers": "12"}
-
 
 @pytest.fixture
 def tickets_csv(tmp_path):
@@ -27,7 +24,7 @@ def tickets_csv(tmp_path):
 def cluster_options(page) -> list[str]:
     """The Explore page's clusters, as its cluster picker lists them ("name (id)")."""
     settle(page)
-    open_list(page, "Clusters")
+    open_list(page, "Clusters", page.get_by_role("option", name=re.compile(r"\(\d+\)$")).first)  # a cluster, drawn
     options = [text for text in page.get_by_role("option").all_inner_texts() if text != "Select all"]
     page.keyboard.press("Escape")
     return options
@@ -36,17 +33,9 @@ def cluster_options(page) -> list[str]:
 def test_a_chosen_k_is_followed_everywhere_and_the_project_reopens(page, browser, server, tmp_path):
     started_at = time.monotonic()
     new_project(page, server, "Support, by topic")
-    page.get_by_role("tab", name="Use a sample").click()
-    choose(page, "Sample", "Customer support requests")
-    page.get_by_role("button", name="Load sample").click()
-    expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+    load_support_sample(page)
 
-    page.get_by_role("link", name="Run").first.click()
-    choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
-    choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
-    open_advanced(page)
-    for label, value in TINY_CLUSTERLLM.items():
-        fill(page, label, value)
+    set_up_oracle_clusterllm(page)
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=600_000)
     print(f"run done after {time.monotonic() - started_at:.0f} s")

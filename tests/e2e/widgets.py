@@ -73,3 +73,28 @@ def pick(page, label: str, options: list[str]) -> None:
         wanted.click()
     page.keyboard.press("Escape")
     settle(page)
+
+
+TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1", "Rounds": "1",
+                   "Largest k the judge considers": "12"}
+"""ClusterLLM settings small enough for a browser test on a 2-core machine."""
+
+
+def load_support_sample(page) -> None:
+    """On the Data page: load the bundled 300 support requests and wait for their preview."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Use a sample").click()
+    choose(page, "Sample", "Customer support requests")
+    page.get_by_role("button", name="Load sample").click()
+    expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+
+
+def set_up_oracle_clusterllm(page) -> None:
+    """On the Run page: ClusterLLM with the label column as its judge and TINY_CLUSTERLLM's settings (not started)."""
+    page.get_by_role("link", name="Run").first.click()
+    choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
+    choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
+    open_advanced(page)
+    for label, value in TINY_CLUSTERLLM.items():
+        fill(page, label, value)
