@@ -139,6 +139,18 @@ def add_curation_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("run_dir")
     show.set_defaults(handler=run_show)
 
+    name = commands.add_parser("name", help="name a run's clusters offline or with an LLM; prints them as show does")
+    name.add_argument("run_dir")
+    name.add_argument("--namer", default="keywords",
+                      help="keywords (offline, default) or litellm:MODEL, e.g. litellm:openai/gpt-4o-mini or "
+                           "litellm:ollama/llama3 (at an endpoint the operator allows)")
+    name.add_argument("--api-base", help="the LLM server: the name (or URL) of an endpoint the operator allows in "
+                                         "CLUSTERLENS_LLM_ENDPOINTS; unset: the model's own provider")
+    name.add_argument("--max-cost", type=float, help="most to spend in USD on this run's LLM questions (all kinds)")
+    name.add_argument("--max-queries", type=int, help="most LLM questions this run may pay for (all kinds)")
+    name.add_argument("--estimate", action="store_true", help="print what naming would ask and cost; ask nothing")
+    name.set_defaults(handler=run_name)
+
     assign = commands.add_parser("assign", help="sort new rows into a run's current clusters")
     assign.add_argument("run_dir")
     assign.add_argument("input", help="a file with the run's text column (or its table columns)")
@@ -221,6 +233,27 @@ def run_show(args: argparse.Namespace) -> int:
 
     print(json.dumps(Curation(args.run_dir).current().to_json(), indent=2, ensure_ascii=False))
     return 0
+
+
+def run_name(args: argparse.Namespace) -> int:
+    from core.curation import Curation, NamerChoice
+    from core.llm import JudgmentStore
+
+    curation = Curation(args.run_dir)
+    if args.estimate:
+        estimate = curation.naming_estimate(args.namer)
+        print(json.dumps({"estimate": {"questions": estimate.queries, "tokens": estimate.tokens,
+                                       "cost": estimate.cost, "paid": estimate.paid,
+                                       "summary": estimate.describe()}}))
+        return 0
+    curation.choose_namer(NamerChoice(args.namer, args.max_cost, args.max_queries, args.api_base))
+    shown = curation.current().to_json()
+    if curation.naming_problem:
+        print(curation.naming_problem, file=sys.stderr)
+    spent = JudgmentStore(curation.log.path).spent(curation.run_dir.name)
+    print(json.dumps({**shown, "namer": curation.namer_choice().spec, "problem": curation.naming_problem,
+                      "spent": spent}, indent=2, ensure_ascii=False))
+    return 0 if curation.naming_problem is None else 1
 
 
 def run_assign(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from core.curation import EditLog
+from core.curation.llm_names import NamerChoices
 from core.curation.names import NameCache
 from core.curation.session import run_key
 from core.errors import ClusterLensError
@@ -37,7 +38,7 @@ MAX_IMPORT_MB = 4096
 PROJECT_FILES = frozenset({"project.json", STATE_FILE} | {f"data-{slot}.{ext}" for slot in SLOTS
                                                            for ext in ("json", "parquet")})
 """The project folder's files an export writes, and the only ones an import accepts."""
-RUN_KEYED = (("judgments", "id"), ("curation_edits", "path"), ("curation_names", "path"))
+RUN_KEYED = (("judgments", "id"), ("curation_edits", "path"), ("curation_names", "path"), ("curation_namers", "path"))
 """The catalogue tables with rows per run, and whether they know a run by its folder's name or its folder's path."""
 SKIPPED_RUN_FILES = frozenset({STATUS})
 """Run files not carried: the catalogue writes a fresh status for the imported run."""
@@ -216,4 +217,5 @@ def _ensure_tables(db_path: Path) -> None:
     JudgmentStore(db_path)
     EditLog(db_path)
     NameCache(db_path)
+    NamerChoices(db_path)
     EstimateLog(db_path)

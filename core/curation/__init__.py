@@ -12,6 +12,7 @@ from core.curation.assign import assign_rows
 from core.curation.edits import (Edit, EditError, EditLog, EditRecord, MarkOutliers, Merge, Move, Recut, Rename,
                                  Split, match_ids)
 from core.curation.export import html_map, named_labels_csv, named_labels_frame
+from core.curation.llm_names import LLMNamer, NamerChoice, estimate_naming
 from core.curation.names import ClusterName, KeywordNamer, Namer, NamingRequest, ProfileNamer, distinct_names
 from core.curation.retrain import retrain_run
 from core.curation.session import ClusterView, Curation, CurrentClusters, RecutPreview
@@ -19,4 +20,5 @@ from core.curation.session import ClusterView, Curation, CurrentClusters, RecutP
 __all__ = ["assign_rows", "Edit", "EditError", "EditLog", "EditRecord", "MarkOutliers", "Merge", "Move", "Recut",
            "Rename", "Split", "match_ids", "html_map", "named_labels_csv", "named_labels_frame", "ClusterName",
            "KeywordNamer", "Namer", "NamingRequest", "ProfileNamer", "distinct_names", "retrain_run", "ClusterView",
-           "Curation", "CurrentClusters", "RecutPreview"]
+           "Curation", "CurrentClusters", "RecutPreview",
+           "LLMNamer", "NamerChoice", "estimate_naming"]

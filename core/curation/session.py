@@ -20,11 +20,15 @@ import numpy as np
 from core.cluster import Clusterer, choose_k_by_silhouette
 from core.curation.edits import (NOISE, Edit, EditError, EditLog, EditRecord, MarkOutliers, Merge, Move, Recut,
                                  Rename, Replayed, Split, first_free_id, match_ids, replay)
+from core.curation.llm_names import LLMNamer, NamerChoice, NamerChoices, TextModel, check_namer_spec, estimate_naming
 from core.curation.names import (EXAMPLE_CHARS, ClusterName, NameCache, Namer, NamingRequest, central_rows,
-                                 default_namer,
-                                 distinct_names, members_key, near_duplicates, shorten)
+                                 default_namer, distinct_names, members_key, near_duplicates, shorten)
 from core.embed.base import Embedder
 from core.embed.registry import DEFAULT_EMBEDDER, resolve_embedder
+from core.errors import ClusterLensError
+from core.llm import Budget, JudgmentStore, LiteLLMJudge
+from core.llm.estimate import QueryEstimate
+from core.llm.store import PaidQuestions
 from core.metrics import score_clustering
 from core.profiles import ClusterProfile
 from core.runs.artifacts import RunArtifacts, load_artifacts
@@ -94,20 +98,27 @@ class RecutPreview:
 class Curation:
     """A run's curation: reads the run folder once, and the edit log and name cache from the catalogue.
 
-    `namer` defaults to the offline one for the data's kind; `embedder` (texts) to the run's embedder, and it is
-    only loaded when a cluster needs a new name.
+    `namer` defaults to the one chosen for the run (`choose_namer`; offline for the data's kind until a person
+    chooses an LLM); `text_models(model, api_base)` makes the LLM for a litellm model string; `embedder` (texts) defaults to the run's
+    embedder, and it is only loaded when a cluster needs a new name. When the chosen LLM namer fails (provider down,
+    budget spent, no key), the run goes back to offline names and `naming_problem` says why.
     """
 
     def __init__(self, run_dir: str | Path, *, log: EditLog | None = None, names: NameCache | None = None,
                  namer: Namer | None = None, embedder: Embedder | None = None,
-                 embedders: Callable[[str], Embedder] | None = None) -> None:
+                 embedders: Callable[[str], Embedder] | None = None,
+                 text_models: Callable[[str, str | None], TextModel] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run = run_key(run_dir)
         self.log = log or EditLog()
         self.names = names or NameCache(self.log.path)
+        self.choices = NamerChoices(self.log.path)
         self._namer = namer
         self._embedder = embedder
         self._embedders = embedders or (lambda spec: resolve_embedder(spec))
+        self._text_models = text_models or (lambda model, api_base: LiteLLMJudge(model, api_base=api_base,
+                                                                                 max_tokens=160, timeout=60.0))
+        self.naming_problem: str | None = None
 
     @cached_property
     def artifacts(self) -> RunArtifacts:
@@ -115,10 +126,38 @@ class Curation:
 
     @property
     def namer(self) -> Namer:
+        """The namer of new names: the injected one, else the run's chosen one (built on first use)."""
         if self._namer is None:
-            kind = self.artifacts.data.kind
-            self._namer = default_namer(kind, self.embedder if kind == "text" else None)
+            choice = self.namer_choice()
+            self._namer = self.offline_namer if choice.offline else LLMNamer(
+                self._text_models(choice.spec.partition(":")[2], choice.api_base), self.offline_namer,
+                PaidQuestions(JudgmentStore(self.log.path), self.run_dir.name,
+                              budget=Budget(choice.max_queries, choice.max_cost)))
         return self._namer
+
+    @cached_property
+    def offline_namer(self) -> Namer:
+        kind = self.artifacts.data.kind
+        return default_namer(kind, self.embedder if kind == "text" else None)
+
+    def namer_choice(self) -> NamerChoice:
+        """The namer the person chose for this run (offline until they choose an LLM)."""
+        return self.choices.get(self.run)
+
+    def choose_namer(self, choice: NamerChoice) -> None:
+        """Name this run's clusters with `choice` from now on; names a person gave stay as they are."""
+        self.choices.set(self.run, NamerChoice(check_namer_spec(choice.spec), choice.max_cost, choice.max_queries,
+                                               choice.api_base or None))
+        self._namer = None
+        self.naming_problem = None
+
+    def naming_estimate(self, spec: str) -> QueryEstimate:
+        """What naming every current cluster with `spec` may ask and cost, before anything is paid."""
+        labels = self.labels()
+        clusters = len([c for c in np.unique(labels) if c != NOISE])
+        texts = self.artifacts.hover_texts(max_chars=200)
+        mean_chars = sum(map(len, texts)) / max(len(texts), 1)
+        return estimate_naming(check_namer_spec(spec), clusters, mean_chars)
 
     @property
     def embedder(self) -> Embedder:
@@ -172,17 +211,19 @@ class Curation:
         """(name, description, who named it) of each current cluster: the person's names, then generated ones."""
         clusters = [int(c) for c in np.unique(labels) if c != NOISE]
         keys = {c: members_key(np.flatnonzero(labels == c)) for c in clusters}
-        namer = self.namer if any(c not in person for c in clusters) else None
-        generated: dict[int, tuple[ClusterName, float]] = {}
-        if namer is not None:
-            wanted = {c: keys[c] for c in clusters if c not in person}
-            generated = self.names.get(self.run, wanted, namer.key)
-            missing = tuple(c for c in wanted if c not in generated)
-            if missing:
-                fresh = namer.name_clusters(NamingRequest(self.artifacts.data, labels, self.artifacts.embeddings,
-                                                          missing))
-                stamp = self.names.put(self.run, {c: (keys[c], fresh[c]) for c in missing}, namer.key)
-                generated.update({c: (fresh[c], stamp) for c in missing})
+        wanted = {c: keys[c] for c in clusters if c not in person}
+        generated: dict[int, tuple[ClusterName, float, str]] = {}
+        if wanted:
+            try:
+                generated = self._generated(labels, wanted, self.namer)
+            except ClusterLensError as error:
+                if self._namer is self.offline_namer or self.namer_choice().offline:
+                    raise
+                self.naming_problem = (f"The LLM namer stopped: {error} The clusters have their offline names again; "
+                                       "every name it gave is kept and comes back at no cost if you choose it again.")
+                self.choices.set(self.run, NamerChoice())
+                self._namer = self.offline_namer
+                generated = self._generated(labels, wanted, self.offline_namer)
         order = sorted(generated, key=lambda c: (generated[c][1], c))  # older names win a clash
         unique = distinct_names({c: generated[c][0] for c in order}, {c: n for c, (n, _) in person.items()})
         result: dict[int, tuple[str, str, str]] = {NOISE: (OUTLIERS_NAME, "Rows marked as belonging to no cluster.",
@@ -193,8 +234,20 @@ class Curation:
             size = int((labels == cluster).sum())
             result[cluster] = (name, description or f"{size} rows you named; e.g. “{example}”", "person")
         for cluster in order:
-            result[cluster] = (unique[cluster], generated[cluster][0].description, namer.key if namer else "")
+            result[cluster] = (unique[cluster], generated[cluster][0].description, generated[cluster][2])
         return result
+
+    def _generated(self, labels: np.ndarray, wanted: dict[int, str],
+                   namer: Namer) -> dict[int, tuple[ClusterName, float, str]]:
+        """(name, when made, namer key) of the `wanted` clusters {cluster: members key}: stored ones, the rest made
+        by `namer` now and stored."""
+        found = self.names.get(self.run, wanted, namer.key)
+        missing = tuple(c for c in wanted if c not in found)
+        if missing:
+            fresh = namer.name_clusters(NamingRequest(self.artifacts.data, labels, self.artifacts.embeddings, missing))
+            stamp = self.names.put(self.run, {c: (wanted[c], fresh[c]) for c in missing}, namer.key)
+            found.update({c: (fresh[c], stamp) for c in missing})
+        return {c: (name, stamp, namer.key) for c, (name, stamp) in found.items()}
 
     def sizes(self) -> dict[int, int]:
         ids, counts = np.unique(self.labels(), return_counts=True)

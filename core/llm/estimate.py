@@ -25,14 +25,17 @@ class QueryEstimate:
     tokens: int
     cost: float | None
     paid: bool
+    names: int = 0
 
     @property
     def queries(self) -> int:
-        return self.triplets + self.pairs
+        return self.triplets + self.pairs + self.names
 
     def describe(self) -> str:
-        """One line for the Run page: how many questions, and what they cost."""
-        count = f"Up to {self.triplets:,} triplet and {self.pairs:,} pair questions (~{self.tokens:,} tokens)"
+        """One line for the Run page (or the namer): how many questions, and what they cost."""
+        asked = (f"{self.names:,} naming questions" if self.names and not self.triplets + self.pairs else
+                 f"{self.triplets:,} triplet and {self.pairs:,} pair questions")
+        count = f"Up to {asked} (~{self.tokens:,} tokens)"
         if not self.paid:
             return f"{count}; this judge is free (no API calls)."
         if self.cost is None:
@@ -55,7 +58,7 @@ def estimate_queries(judge: str, template: PromptTemplate, texts: Sequence[str],
     kind, _, model = judge.partition(":")
     if kind != "litellm":
         return QueryEstimate(triplets, pairs, prompt_tokens + answer_tokens, 0.0, paid=False)
-    prices = _prices(model)
+    prices = model_prices(model)
     cost = None if prices is None else prompt_tokens * prices[0] + answer_tokens * prices[1]
     return QueryEstimate(triplets, pairs, prompt_tokens + answer_tokens, cost, paid=True)
 
@@ -64,7 +67,7 @@ def _tokens(chars: float) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
 
 
-def _prices(model: str) -> tuple[float, float] | None:
+def model_prices(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token from litellm's bundled price list; None for unknown or unpriced models."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm

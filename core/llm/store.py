@@ -11,7 +11,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,8 @@ from core.llm.judges import Answer, Choice, Judge, JudgeUnavailableError, Pair, 
 from core.progress import StopFn, check_stop, never_stop
 from core.sqlite import connect
 
-Kind = Literal["triplet", "pair"]
+Kind = Literal["triplet", "pair", "name"]
+"""Triplet and pair questions of the judges; "name" questions of the LLM namer (core.curation.llm_names)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
@@ -240,19 +241,18 @@ def _judgment(row: sqlite3.Row) -> Judgment:
                     json.loads(row["person_answer"]) if reviewed else None, row["created"], row["updated"])
 
 
-class CachingJudge:
-    """Wraps a judge: answers from the store when it can, asks the wrapped judge otherwise in chunks of `chunk_size`,
-    records every answer under `run`, and stops with BudgetExhaustedError when what the run has paid for (over all
-    its attempts) reaches the budget, or with RunCancelled when `should_stop()` turns true between chunks. Whatever
-    stops it, every answer obtained so far is saved first.
+class PaidQuestions:
+    """Asks a model's questions through the store, for one run: answers from the store when it can, asks in chunks of
+    `chunk_size` otherwise, records every answer under `run`, and stops with BudgetExhaustedError when what the run has
+    paid for (over all its attempts, judge and namer alike) reaches the budget, or with RunCancelled when
+    `should_stop()` turns true between chunks. Whatever stops it, every answer obtained so far is saved first.
 
-    With `prefer_person`, a question a person has reviewed (in any run) is answered with the person's answer: this is
-    how a retrain uses the reviewed answers. Learned counters: `queries_`, `cost_` (paid by this wrapper).
+    With `prefer_person`, a question a person has reviewed (in any run) is answered with the person's answer. Learned
+    counters: `queries_`, `cost_` (paid through this object).
     """
 
-    def __init__(self, judge: Judge, store: JudgmentStore, run: str, *, budget: Budget | None = None,
-                 prefer_person: bool = False, chunk_size: int = 16, should_stop: StopFn = never_stop) -> None:
-        self.judge = judge
+    def __init__(self, store: JudgmentStore, run: str, *, budget: Budget | None = None, prefer_person: bool = False,
+                 chunk_size: int = 16, should_stop: StopFn = never_stop) -> None:
         self.store = store
         self.run = run
         self.budget = budget or Budget()
@@ -262,28 +262,10 @@ class CachingJudge:
         self.queries_ = 0
         self.cost_ = 0.0
 
-    @property
-    def name(self) -> str:
-        return self.judge.name
-
-    @property
-    def prompt_version(self) -> str:
-        return self.judge.prompt_version
-
-    def answer_triplet(self, anchor: str, a: str, b: str) -> Answer:
-        return self.answer_triplets([(anchor, a, b)])[0]
-
-    def answer_pair(self, x: str, y: str) -> Answer:
-        return self.answer_pairs([(x, y)])[0]
-
-    def answer_triplets(self, triplets: Sequence[Triplet]) -> list[Answer]:
-        return self._answer("triplet", list(triplets), self.judge.answer_triplets)
-
-    def answer_pairs(self, pairs: Sequence[Pair]) -> list[Answer]:
-        return self._answer("pair", list(pairs), self.judge.answer_pairs)
-
-    def _answer(self, kind: Kind, questions: list, ask) -> list[Answer]:
-        model, version = self.judge.name, self.judge.prompt_version
+    def answer(self, kind: Kind, model: str, version: str, questions: Sequence[Sequence[str]],
+               ask: Callable[[list[Sequence[str]]], list[Answer]]) -> list[Answer]:
+        """Answers to `questions` (each a tuple of texts) by `model` under prompt `version`; `ask` pays for a chunk."""
+        questions = list(questions)
         answers: list[Answer | None] = [None] * len(questions)
         known: list[tuple[Sequence[str], Answer, bool]] = []
         pending: dict[str, list[int]] = {}
@@ -302,13 +284,13 @@ class CachingJudge:
         self.store.record_many(self.run, kind, model, version, known)
         todo = list(pending.values())
         while todo:
-            check_stop(self.should_stop, f"The run was cancelled while asking the judge; {self.queries_} answers "
+            check_stop(self.should_stop, f"The work was cancelled while asking {model}; {self.queries_} answers "
                                          "paid so far are saved and will not be paid again.")
             spent = self.store.spent(self.run)
             allowed = self._allowed(spent)
             if allowed == 0:
                 raise BudgetExhaustedError(
-                    f"The judge budget ({self._describe_budget()}) is spent: this run has paid for {spent['queries']} "
+                    f"The LLM budget ({self._describe_budget()}) is spent: this run has paid for {spent['queries']} "
                     f"questions (${spent['cost']:.4f}), {sum(map(len, todo))} are left unasked. Every answer so far "
                     "is saved and will not be paid again; raise the budget and run again to continue.")
             chunk, todo = todo[:min(allowed, self.chunk_size)], todo[min(allowed, self.chunk_size):]
@@ -342,3 +324,50 @@ class CachingJudge:
         if self.budget.max_cost is not None:
             parts.append(f"max ${self.budget.max_cost:g}")
         return ", ".join(parts)
+
+
+class CachingJudge:
+    """Wraps a judge so that its questions go through `PaidQuestions`: stored answers reused, every answer recorded
+    under `run`, the budget and `should_stop` checked between chunks, paid answers kept whatever stops it.
+
+    With `prefer_person`, a question a person has reviewed (in any run) is answered with the person's answer: this is
+    how a retrain uses the reviewed answers. Learned counters: `queries_`, `cost_` (paid by this wrapper).
+    """
+
+    def __init__(self, judge: Judge, store: JudgmentStore, run: str, *, budget: Budget | None = None,
+                 prefer_person: bool = False, chunk_size: int = 16, should_stop: StopFn = never_stop) -> None:
+        self.judge = judge
+        self.store = store
+        self.run = run
+        self.questions = PaidQuestions(store, run, budget=budget, prefer_person=prefer_person, chunk_size=chunk_size,
+                                       should_stop=should_stop)
+
+    @property
+    def name(self) -> str:
+        return self.judge.name
+
+    @property
+    def prompt_version(self) -> str:
+        return self.judge.prompt_version
+
+    @property
+    def queries_(self) -> int:
+        return self.questions.queries_
+
+    @property
+    def cost_(self) -> float:
+        return self.questions.cost_
+
+    def answer_triplet(self, anchor: str, a: str, b: str) -> Answer:
+        return self.answer_triplets([(anchor, a, b)])[0]
+
+    def answer_pair(self, x: str, y: str) -> Answer:
+        return self.answer_pairs([(x, y)])[0]
+
+    def answer_triplets(self, triplets: Sequence[Triplet]) -> list[Answer]:
+        return self.questions.answer("triplet", self.judge.name, self.judge.prompt_version, triplets,
+                                     self.judge.answer_triplets)
+
+    def answer_pairs(self, pairs: Sequence[Pair]) -> list[Answer]:
+        return self.questions.answer("pair", self.judge.name, self.judge.prompt_version, pairs,
+                                     self.judge.answer_pairs)

@@ -1,10 +1,12 @@
-"""The curation command line, in the shapes scripts and automated checks read: edit, show, assign, export and
+"""The curation command line, in the shapes scripts and automated checks read: edit, show, name, assign, export and
 bench-edits."""
 import json
+import shutil
 
 import pandas as pd
 import pytest
 
+from tests.faults.fake_llm import FakeLLM
 from tests.unit.test_cli import cli
 
 
@@ -101,3 +103,22 @@ def test_bench_edits_json_shape(tmp_path, topic_texts):
         assert set(entry["retrained"]) == {"acc", "nmi", "ari", "ami", "silhouette"}
     assert record["edits"]["2"]["triplets"]["same_actions"]["retrained"]["acc"][0] <= 100
     assert 0 <= record["base"]["acc"][0] <= 100 and "ACC" in result.stdout
+
+
+def test_name_command_with_a_local_openai_compatible_server(cli_run, monkeypatch, tmp_path):
+    run = tmp_path / "run"  # a copy: the namer chosen here is this run's alone
+    shutil.copytree(cli_run, run)
+    with FakeLLM([("ok", "Name: Billing help\nDescription: Invoices.")]) as server:
+        monkeypatch.setenv("CLUSTERLENS_LLM_ENDPOINTS", json.dumps(
+            [{"name": "local", "api_base": server.url, "key_name": None, "models": ["openai/*"]}]))
+        estimate = json.loads(cli("name", str(run), "--namer", "litellm:openai/local-model", "--estimate").stdout)
+        assert estimate["estimate"]["questions"] == 4 and not server.requests
+        result = cli("name", str(run), "--namer", "litellm:openai/local-model", "--api-base", "local",
+                     "--max-queries", "10")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert set(shown) >= {"clusters", "version", "namer", "problem", "spent"} and shown["problem"] is None
+    names = [c["name"] for c in shown["clusters"]]
+    assert len(set(names)) == len(names) == 3 and all(n.startswith("Billing help") for n in names)
+    assert shown["spent"]["queries"] == len(server.requests) == 4  # three names, one distinct pass (unreadable)
+    assert server.requests[0]["auth"] in ("", "Bearer no-key")  # an endpoint without a key gets none
