@@ -4,8 +4,9 @@ of the tree, and retrain from the edits."""
 import pandas as pd
 import streamlit as st
 
-from core.curation import MarkOutliers, Merge, Move, Recut, Rename, Split
+from core.curation import MarkOutliers, Merge, Move, NamerChoice, Recut, Rename, Split
 from core.errors import ClusterLensError
+from core.llm import current_providers
 from core.metrics import METRIC_INFO, as_shown
 from core.runs import create_run
 from core.settings import RunConfig
@@ -42,6 +43,49 @@ def step(direction: str) -> None:
         forget_picked_clusters()
     except ClusterLensError as error:
         st.session_state["explore-error"] = str(error)
+
+
+def use_namer(offline: bool) -> None:
+    """Name the clusters offline, or with the LLM the form holds, from now on (the page names them on its next run);
+    a bad choice is said."""
+    state = st.session_state
+    choice = NamerChoice() if offline else NamerChoice(f"litellm:{state['namer-model'].strip()}",
+                                                        state["namer-max-cost"] or None, None, state["namer-server"])
+    try:
+        cur.choose_namer(choice)
+        st.session_state["explore-done"] = ("Names from the offline namer." if choice.offline else
+                                            f"Naming the clusters with {choice.spec.partition(':')[2]}.")
+    except ClusterLensError as error:
+        st.session_state["explore-error"] = str(error)
+
+
+def llm_names_form() -> None:
+    """Choose an LLM to name the clusters, with what it would ask and cost shown before anything is paid."""
+    chosen = cur.namer_choice()
+    if cur.naming_problem:
+        st.warning(cur.naming_problem, icon=":material/warning:")
+    st.caption("Names now come from " + ("the offline namer (distinguishing words and central rows)."
+                                         if chosen.offline else f"**{chosen.spec.partition(':')[2]}**.")
+               + " Names you gave stay as they are.")
+    model = st.text_input("LLM (a litellm model)", key="namer-model", placeholder="openai/gpt-4o-mini, ollama/llama3",
+                          value="" if chosen.offline else chosen.spec.partition(":")[2]).strip()
+    servers = [endpoint.name for endpoint in current_providers().endpoints if endpoint.api_base]
+    st.selectbox("Server", [None, *servers], key="namer-server",
+                          format_func=lambda name: "the model's own provider" if name is None else name,
+                          help="The servers this app's operator allows; a local OpenAI-compatible one is listed "
+                               "here when the operator adds it.")
+    st.number_input("Most to spend (USD, 0: no cap)", min_value=0.0, value=0.0, step=0.1,
+                               key="namer-max-cost", help="Counts everything this run paid an LLM for.")
+    if model:
+        try:
+            st.caption(cur.naming_estimate(f"litellm:{model}").describe())
+        except ClusterLensError as error:
+            st.error(str(error), icon=":material/error:")
+    name_col, offline_col = st.columns(2)
+    name_col.button("Name with this LLM", key="namer-use", icon=":material/auto_awesome:", disabled=not model,
+                    on_click=use_namer, args=(False,))
+    offline_col.button("Back to offline names", key="namer-offline", disabled=chosen.offline,
+                       on_click=use_namer, args=(True,))
 
 
 def parse_rows(text: str, n_rows: int) -> list[int]:
@@ -129,6 +173,8 @@ with list_col:
     table = pd.DataFrame([{"id": c.id, "name": c.name, "rows": c.size, "share": f"{c.share:.1%}"} for c in clusters])
     st.dataframe(table, hide_index=True, width="stretch", height=min(560, 38 + 35 * len(table)),
                  column_config={"id": st.column_config.NumberColumn(width="small")})
+    with st.expander("Names from an LLM", expanded=bool(cur.naming_problem)):
+        llm_names_form()
 
 st.subheader("Edit")
 undo_col, redo_col, history_col = st.columns([1, 1, 4])

@@ -227,7 +227,7 @@ def row_texts(request: NamingRequest) -> list[str]:
     data = request.data
     if data.kind == "text":
         return data.texts()
-    columns = data.feature_columns()
+    columns = data.feature_columns
     return [row_to_text(row, columns) for row in data.frame.to_dict("records")]
 
 

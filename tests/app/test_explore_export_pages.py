@@ -3,7 +3,7 @@ move, undo, recut), and exports that follow the current clusters."""
 
 import pytest
 
-from core.curation import Curation, named_labels_frame
+from core.curation import Curation, Merge, named_labels_frame
 from core.data.samples import load_sample
 from core.runs import create_run, execute_run
 from core.settings import ClusteringSettings, RunConfig
@@ -112,3 +112,25 @@ def test_explore_names_erasmo_baselines_and_draws_the_loss_curve(app, finished_r
 def cluster_picker(at, run):
     """Explore's cluster picker (drawn anew after every edit, so its key carries a generation)."""
     return next(widget for widget in at.multiselect if widget.key.startswith(f"edit-clusters-{run.id}-"))
+
+
+def test_llm_names_show_their_cost_first_and_a_stopped_llm_falls_back_to_offline_names(app, finished_run,
+                                                                                         monkeypatch):
+    from tests.faults.fake_llm import FakeLLM
+
+    offline = set(cluster_table(app("pages/explore.py"))["name"])
+    names = ["Heavy Gentoo penguins", "Small Adelie penguins", "Dream island chinstraps"]
+    with FakeLLM([("ok", f"Name: {name}\nDescription: Penguins.") for name in names]) as server:
+        monkeypatch.setenv("CLUSTERLENS_LLM_ENDPOINTS", f'[{{"name": "lab", "api_base": "{server.url}"}}]')
+        at = app("pages/explore.py")
+        at.text_input(key="namer-model").input("openai/lab-model").run()
+        assert any("Up to 4 naming questions" in caption.value for caption in at.caption) and not server.requests
+        at.selectbox(key="namer-server").set_value("lab")
+        at.button(key="namer-use").click().run()
+        assert not at.exception and set(cluster_table(at)["name"]) == set(names) and len(server.requests) == 3
+    assert set(cluster_table(app("pages/explore.py"))["name"]) == set(names)  # stored: asked once, kept
+
+    Curation(finished_run.path).apply(Merge((0, 1)))  # a new cluster needs a name; the server is gone
+    at = app("pages/explore.py")
+    assert not at.exception and any("LLM namer stopped" in warning.value for warning in at.warning)
+    assert len(cluster_table(at)) == 2 and not set(cluster_table(at)["name"]) & set(names) - offline
