@@ -23,8 +23,9 @@ from core.errors import ClusterLensError
 from core.curation import Curation
 from core.llm.providers import use_secrets
 from core.metrics import METRIC_INFO, as_shown
+from core.settings import RunConfig
 from core.methods import METHODS
-from core.runs import QueueExecutor, RunStore, default_store, make_executor
+from core.runs import QueueExecutor, RunStore, create_run, default_store, make_executor
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
 from core.workspace import PROJECT_ID, Workspace, Workspaces
@@ -265,3 +266,19 @@ def require_dataset() -> Dataset:
         st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
         st.stop()
     return data
+
+
+def start_retrain(record: RunRecord, run: RunArtifacts) -> None:
+    """Start a new run that fine-tunes the run's embedder on the person's edits and answers and clusters again;
+    say where to follow it (or what stopped it)."""
+    try:
+        config = RunConfig(method=run.config.method, dataset=run.config.dataset, kind=run.config.kind,
+                           roles=run.config.roles, method_settings=run.config.method_settings,
+                           clustering=run.config.clustering, task="retrain", source=str(record.path))
+        child = create_run(run_store(), config, run.data.frame, owner=workspace_id(), parent=record.id)
+        executor().submit(child.id)
+        set_current_run(child.id)
+        st.success(f"Started run **{child.id}**; follow it on the Run page.", icon=":material/model_training:")
+        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")

@@ -8,11 +8,8 @@ from core.curation import MarkOutliers, Merge, Move, NamerChoice, Recut, Rename,
 from core.errors import ClusterLensError
 from core.llm import current_providers
 from core.metrics import METRIC_INFO, as_shown
-from core.runs import create_run
-from core.settings import RunConfig
 from pages.charts import cluster_map, dendrogram_figure
-from pages.common import (curation, executor, open_finished_run, run_store, set_current_run, show_scores,
-                          workspace_id)
+from pages.common import curation, open_finished_run, show_scores, start_retrain
 
 ROWS_PER_PAGE = 200
 
@@ -118,7 +115,6 @@ def selected_rows(event) -> list[int]:
 
 
 st.title("Explore")
-owner = workspace_id()
 record, run = open_finished_run("No finished run yet. Start one on the **Run** page.")
 cur = curation(str(record.path))
 with st.spinner("Naming the clusters…"):
@@ -275,14 +271,4 @@ if run.data.kind == "text":
                "their clusters; this run stays as it is.")
     if st.button("Retrain from my edits", key="retrain", icon=":material/model_training:", disabled=done == 0,
                  help=None if done else "Move, merge or split something first."):
-        try:
-            config = RunConfig(method=run.config.method, dataset=run.config.dataset, kind=run.config.kind,
-                               roles=run.config.roles, method_settings=run.config.method_settings,
-                               clustering=run.config.clustering, task="retrain", source=str(record.path))
-            child = create_run(run_store(), config, run.data.frame, owner=owner, parent=record.id)
-            executor().submit(child.id)
-            set_current_run(child.id)
-            st.success(f"Started run **{child.id}**; follow it on the Run page.", icon=":material/model_training:")
-            st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
-        except ClusterLensError as error:
-            st.error(str(error), icon=":material/error:")
+        start_retrain(record, run)

@@ -1,23 +1,19 @@
-"""Review: the judge's answers of a ClusterLLM run as a queue; accept, flip or skip each, then retrain on them."""
+"""Review: the judge's answers of a ClusterLLM run as a queue (accept, flip or skip each, then retrain on them), or
+the person as the judge: the most informative questions about any text run, a batch at a time."""
 import pandas as pd
 import streamlit as st
 
 from core.errors import ClusterLensError
-from core.llm import JudgmentStore
 from core.llm.review import (SHOW, embedding_verdicts, flipped_choice, item_at, retrain_config, review_counts,
                              review_queue)
 from core.runs import create_run
+from pages.asking import answer_questions, judgment_store
 from pages.common import executor, my_runs, open_finished_run, run_store, set_current_run, workspace_id
 
 KINDS = {"triplet": "Triplets (which choice is closer to the anchor?)", "pair": "Pairs (same category?)"}
 SHOW_LABELS = {"unreviewed": "Unreviewed", "disagreements": "Judge ≠ embedding", "flipped": "Flipped",
                "all": "All"}
 NO_RUN = "No finished ClusterLLM run yet. Start one on the **Run** page (method: ClusterLLM)."
-
-
-@st.cache_resource
-def judgment_store() -> JudgmentStore:
-    return JudgmentStore()
 
 
 def answer(judgment_id: int, choice, cursor_key: str) -> None:
@@ -47,6 +43,11 @@ def card(title: str, text: str, badges: list[tuple[str, str]]) -> None:
 
 
 st.title("Review")
+MODES = {"judge": "Check the judge's answers", "person": "Answer the most useful questions yourself"}
+if st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="judge", key="review-mode",
+                        label_visibility="collapsed") == "person":
+    answer_questions()
+    st.stop()
 st.caption("Check the judge's answers. Your answers are saved at once and never overwrite the judge's; "
            "a retrain uses yours wherever you gave one. Keys: **A** accept, **F** flip, **S** skip.")
 record, run = open_finished_run(NO_RUN, method="clusterllm", label="ClusterLLM run",

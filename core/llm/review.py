@@ -13,7 +13,7 @@ import numpy as np
 
 from core.errors import SettingsError
 from core.llm.judges import Choice
-from core.llm.store import Judgment, JudgmentStore, Kind
+from core.llm.store import PERSON_MODEL, Judgment, JudgmentStore, Kind
 from core.settings import RunConfig
 
 SHOW = ("unreviewed", "disagreements", "flipped", "all")
@@ -73,8 +73,14 @@ def review_queue(store: JudgmentStore, run: str, kind: Kind, show: str,
     if show == "disagreements":
         if verdicts is None:
             raise SettingsError("The disagreement filter needs the run's embedding verdicts.")
-        return [j for j in store.list(run, kind=kind) if disagrees(j, verdicts.get(j.id))]
-    return store.list(run, kind=kind, unreviewed=show == "unreviewed", flipped=show == "flipped")
+        return [j for j in judged(store, run, kind) if disagrees(j, verdicts.get(j.id))]
+    return [j for j in store.list(run, kind=kind, unreviewed=show == "unreviewed", flipped=show == "flipped")
+            if j.model != PERSON_MODEL]
+
+
+def judged(store: JudgmentStore, run: str, kind: Kind) -> list[Judgment]:
+    """The run's questions of one kind that a judge answered (questions a person answered directly left out)."""
+    return [j for j in store.list(run, kind=kind) if j.model != PERSON_MODEL]
 
 
 def item_at(queue: Sequence[Judgment], cursor: int | None) -> Judgment | None:
@@ -94,9 +100,10 @@ def item_at(queue: Sequence[Judgment], cursor: int | None) -> Judgment | None:
 
 def review_counts(store: JudgmentStore, run: str, kind: Kind) -> dict[str, Any]:
     """How far the review of one kind of question has come: total, reviewed, flipped and the agreement rate."""
-    judgments = store.list(run, kind=kind)
-    rate, reviewed = store.agreement(run, kind=kind)
-    return {"total": len(judgments), "reviewed": reviewed, "flipped": sum(j.flipped for j in judgments),
+    judgments = judged(store, run, kind)
+    reviewed = [j for j in judgments if j.reviewed]
+    rate = sum(not j.flipped for j in reviewed) / len(reviewed) if reviewed else None
+    return {"total": len(judgments), "reviewed": len(reviewed), "flipped": sum(j.flipped for j in judgments),
             "agreement": rate}
 
 

@@ -26,6 +26,9 @@ from core.sqlite import connect
 Kind = Literal["triplet", "pair", "name"]
 """Triplet and pair questions of the judges; "name" questions of the LLM namer (core.curation.llm_names)."""
 
+PERSON_MODEL = "person"
+"""The model of questions a person answered directly, with no judge before them (core.curation.ask)."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -155,6 +158,21 @@ class JudgmentStore:
                answer: Answer) -> None:
         """Store one freshly paid answer."""
         self.record_many(run, kind, model, prompt_version, [(texts, answer, False)])
+
+    def record_person_answers(self, run: str, model: str, prompt_version: str,
+                              items: Sequence[tuple[Sequence[str], Choice]]) -> None:
+        """Store questions a person answered directly (no judge before them): each row is reviewed, with the
+        person's answer as both answers, so a retrain reads it as a reviewed one. A question asked again keeps the
+        latest answer."""
+        now = time.time()
+        rows = [(run, "triplet", prompt_version, model, question_hash("triplet", texts), json.dumps(list(texts)),
+                 "person answer", json.dumps(choice), "person", json.dumps(choice), now, now) for texts, choice in items]
+        with closing(self._connect()) as db, db:
+            db.executemany(
+                "INSERT INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, source, "
+                "person_answer, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (run, kind, model, prompt_version, question_hash) DO UPDATE SET "
+                "answer = excluded.answer, person_answer = excluded.person_answer, updated = excluded.updated", rows)
 
     def cached_answer(self, model: str, prompt_version: str, question_hash: str) -> Answer | None:
         """The answer this model already gave to this question under this prompt version (from any run), or None;

@@ -162,3 +162,41 @@ def test_retrain_starts_a_child_run_that_uses_the_reviewed_answers(app, finished
     at.run()
     retrained = at.dataframe[0].value
     assert retrained["run"].tolist() == [child.id] and retrained["status"].tolist() == ["done"]
+
+
+def test_a_person_answers_the_most_useful_questions_and_retrains_from_them(app, workspace, topic_texts, minilm):
+    """Any text run (here the baseline): a batch of questions, answers saved and kept over a reload, the clusters
+    updated from them, and a full retrain started from the answers alone."""
+    texts, labels = topic_texts
+    frame = pd.DataFrame({"text": texts, "topic": labels})
+    config = RunConfig(method="baseline", dataset="topics", kind="text", roles={"text": "text", "topic": "label"},
+                       method_settings={"embedder": "minilm"}, clustering=ClusteringSettings(n_clusters=3,
+                                                                                             reduce="none"))
+    record = create_run(run_store(), config, frame, owner=workspace)
+    run_store().update(record.id, status="done", summary=execute_run(config, record.path,
+                                                                      embedders=lambda name: minilm))
+    at = app("pages/review.py")
+    at.segmented_control(key="review-mode").set_value("person").run()
+    assert not at.exception and metric(at, "Your answers") == "0"
+    topic_of = dict(zip(texts, labels))
+    cards = [c for c in at.text]  # anchor, choice 1, choice 2 per question
+    questions = [tuple(card.value for card in cards[i:i + 3]) for i in range(0, len(cards), 3)]
+    assert len(questions) == 5
+    for index, (anchor, first, second) in enumerate(questions):
+        same = [topic_of[first] == topic_of[anchor], topic_of[second] == topic_of[anchor]]
+        at.radio(key=f"ask-{record.id}-0-{index}").set_value(1 if same == [True, False] else
+                                                           2 if same == [False, True] else 0)
+    at.button(key="ask-save").click().run()
+    decided = sum(1 for q in questions if (topic_of[q[1]] == topic_of[q[0]]) != (topic_of[q[2]] == topic_of[q[0]]))
+    assert not at.exception and metric(at, "Your answers") == str(decided) and decided > 0
+    stored = [j for j in JudgmentStore().list(record.id, kind="triplet") if j.model == "person"]
+    assert len(stored) == 5 and all(j.reviewed for j in stored)
+    assert review_queue(JudgmentStore(), record.id, "triplet", "all") == []  # not in the judge's queue
+
+    reloaded = app("pages/review.py")
+    reloaded.segmented_control(key="review-mode").set_value("person").run()
+    assert metric(reloaded, "Your answers") == str(decided)
+    assert [c.value for c in reloaded.text][:3] != list(questions[0])  # the next batch, not the answered one
+    reloaded.button(key="ask-retrain").click().run()
+    child = [run for run in wait_for_runs(workspace) if run.parent == record.id]
+    assert len(child) == 1 and child[0].status == "done", child
