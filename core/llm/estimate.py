@@ -33,6 +33,8 @@ class QueryEstimate:
 
     def describe(self) -> str:
         """One line for the Run page (or the namer): how many questions, and what they cost."""
+        if not self.queries:
+            return "Nothing is asked of an LLM, so nothing is paid."
         asked = (f"{self.names:,} naming questions" if self.names and not self.triplets + self.pairs else
                  f"{self.triplets:,} triplet and {self.pairs:,} pair questions")
         count = f"Up to {asked} (~{self.tokens:,} tokens)"
