@@ -77,9 +77,11 @@ def _clean(text: str) -> str:
 
 def _short_name(text: str) -> str | None:
     """A name of at most five words, capitalised; None when nothing usable is left."""
+    if re.search(r"[<>\[\]{}]", text):  # the template's placeholder echoed back ("<name>", "[name]")
+        return None
     words = _clean(text).rstrip(".").split()[:MAX_NAME_WORDS]
     name = " ".join(words).strip(_EDGE + ".,;:")
-    if not name or len(name) > 60 or name.lower() in {"name", "<name>"}:
+    if len(re.findall(r"[^\W\d_]", name)) < 2 or len(name) > 60 or name.lower() == "name":
         return None
     return name[:1].upper() + name[1:]
 

@@ -46,6 +46,7 @@ def test_replies_are_read_strictly_but_tolerate_markdown_and_quotes():
                                                                                       "Where is my card.")
     assert parse_name("name: a very long name that goes on and on\n") == ("A very long name that", "")
     assert parse_name("Card delivery questions") is None
+    assert [parse_name(f"Name: {echo}") for echo in ("<name", "[name]", "2", "<name>")] == [None] * 4
     assert parse_names("1. Name: Card arrival | Description: when\n2) Card fees | costs", 2) == [
         ("Card arrival", "when"), ("Card fees", "costs")]
     assert parse_names("1. Name: Card arrival", 2) is None
