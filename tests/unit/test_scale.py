@@ -1,15 +1,19 @@
 """Scale: fitting on a sample and assigning the rest, streaming the embedding cache, progress in proportion, the
 generated corpus."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.cluster import Clusterer, UMAPReducer, project_2d
+from core.cluster.reduce import fit_rows
 from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
 from core.embed.cache import CachedEmbedder, EmbeddingCache
 from core.errors import RunCancelled
 from core.metrics import ari
+from core.pipeline import cluster_and_score
 from core.profiles import top_terms
 from core.runs import RunDirectory, execute_run, prepare_run
 from core.runs.execute import EmbeddingMeter, stage_spans
@@ -39,6 +43,32 @@ def test_the_k_search_runs_on_the_sample_only():
     X, _ = blobs(4000, k=4)
     model = Clusterer("kmeans", fit_sample=400, k_range=(2, 8), seed=0).fit(X)
     assert model.n_clusters_ == 4 and set(model.k_curve_) == set(range(2, 9))
+
+
+def test_above_the_search_sample_k_is_searched_on_a_sample_and_fitted_on_every_row():
+    X, truth = blobs(3000, k=5)
+    model = Clusterer("kmeans", fit_sample=None, search_sample=600, search_n_init=2, k_range=(2, 8), seed=0).fit(X)
+    sample = X[fit_rows(len(X), 600, 0)]
+    on_sample = Clusterer("kmeans", fit_sample=None, search_sample=None, n_init=2, k_range=(2, 8), seed=0).fit(sample)
+    assert model.k_curve_ == on_sample.k_curve_  # the curve is the sample's, at the search's starts
+    assert model.n_clusters_ == 5 and len(model.labels_) == len(X) and ari(truth, model.labels_) > 0.95
+
+
+def test_up_to_the_search_sample_the_search_is_the_one_on_every_row():
+    X, _ = blobs(900, k=5)
+    at_size = Clusterer("kmeans", fit_sample=None, search_sample=900, k_range=(2, 8), seed=0).fit(X)
+    unsampled = Clusterer("kmeans", fit_sample=None, search_sample=None, k_range=(2, 8), seed=0).fit(X)
+    assert at_size.k_curve_ == unsampled.k_curve_
+    np.testing.assert_array_equal(at_size.labels_, unsampled.labels_)
+
+
+def test_the_run_settings_carry_the_search_sample():
+    X, _ = blobs(2000, k=4)
+    settings = ClusteringSettings(reduce="none", k_max=8, search_sample=500)
+    outcome = cluster_and_score(X, settings)
+    expected = Clusterer("kmeans", k_range=(2, 8), seed=settings.seed, search_sample=500).fit(X)
+    assert outcome.k_curve == expected.k_curve_ and outcome.n_clusters == 4
+    assert cluster_and_score(X, replace(settings, search_sample=None)).k_curve != outcome.k_curve
 
 
 def test_umap_fits_a_sample_and_places_the_rest_where_a_full_fit_would_cluster_them():
