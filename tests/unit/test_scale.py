@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from core.cluster import Clusterer, UMAPReducer, project_2d
-from core.cluster.reduce import fit_rows
+from core import paths
+from core.cluster import reduce
+from core.cluster.reduce import exact_neighbors, fit_rows
 from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
 from core.embed.cache import CachedEmbedder, EmbeddingCache
@@ -80,6 +82,42 @@ def test_umap_fits_a_sample_and_places_the_rest_where_a_full_fit_would_cluster_t
     assert ari(truth, labels) > 0.95
     np.testing.assert_allclose(reducer.transform(X[:10]), reducer.transform(X[:10]))
     assert project_2d(X, fit_sample=400).shape == (1200, 2)
+
+
+def test_exact_neighbours_are_those_of_a_brute_force_search():
+    from sklearn.neighbors import NearestNeighbors
+
+    X, _ = blobs(400, dim=20)
+    indices, distances = exact_neighbors(X, 15, "cosine")
+    expected_distances, expected = NearestNeighbors(n_neighbors=15, metric="cosine", algorithm="brute").fit(X) \
+        .kneighbors(X)
+    assert (indices[:, 0] == np.arange(len(X))).all()  # each row is its own nearest, as umap-learn expects
+    assert all(set(got) == set(want) for got, want in zip(indices.tolist(), expected.tolist()))
+    np.testing.assert_allclose(distances, expected_distances, atol=1e-5)
+
+
+def test_above_the_threshold_umap_gets_exact_neighbours_instead_of_nn_descent(monkeypatch):
+    import umap.umap_
+
+    def no_neighbour_search(*args, **kwargs):
+        raise AssertionError("umap-learn searched for neighbours itself")
+
+    monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_neighbour_search)  # NN-descent
+    monkeypatch.setattr(umap.umap_, "pairwise_distances", no_neighbour_search)  # all distances, below 4,096 rows
+    monkeypatch.setattr(reduce, "EXACT_NEIGHBORS_ABOVE", 500)
+    X, truth = blobs(1200, k=5, dim=20)
+    reduced = UMAPReducer(n_components=3, fit_sample=None, seed=3).fit_transform(X)
+    assert ari(truth, Clusterer("kmeans", 5, fit_sample=None).fit(reduced).labels_) > 0.95
+
+
+def test_umap_functions_are_compiled_into_the_on_disk_cache():
+    import umap.umap_
+    from numba.core.caching import NullCache
+
+    reduce.cache_umap_compiles()
+    assert not isinstance(umap.umap_.smooth_knn_dist._cache, NullCache)
+    umap.umap_.smooth_knn_dist(np.ones((3, 2), dtype=np.float32), 2.0)
+    assert list(paths.numba_cache_dir().rglob("umap_.smooth_knn_dist-*.nbi"))
 
 
 def test_blocks_of_rows_give_the_same_assignment_as_one_piece():
