@@ -8,7 +8,7 @@ import pytest
 
 from core.cluster import Clusterer, UMAPReducer, project_2d
 from core import paths
-from core.cluster import reduce
+from core.cluster import algorithms, reduce
 from core.cluster.reduce import exact_neighbors, fit_rows
 from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
@@ -47,7 +47,8 @@ def test_the_k_search_runs_on_the_sample_only():
     assert model.n_clusters_ == 4 and set(model.k_curve_) == set(range(2, 9))
 
 
-def test_above_the_search_sample_k_is_searched_on_a_sample_and_fitted_on_every_row():
+def test_above_the_search_sample_k_is_searched_on_a_sample_and_fitted_on_every_row(monkeypatch):
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)  # small data keeps the search it always had
     X, truth = blobs(3000, k=5)
     model = Clusterer("kmeans", fit_sample=None, search_sample=600, search_n_init=2, k_range=(2, 8), seed=0).fit(X)
     sample = X[fit_rows(len(X), 600, 0)]
@@ -64,7 +65,19 @@ def test_up_to_the_search_sample_the_search_is_the_one_on_every_row():
     np.testing.assert_array_equal(at_size.labels_, unsampled.labels_)
 
 
-def test_the_run_settings_carry_the_search_sample():
+def test_small_data_keeps_every_start_in_the_search_and_larger_data_uses_fewer(monkeypatch):
+    X, _ = blobs(900, k=5)
+    every_start = Clusterer("kmeans", fit_sample=None, search_n_init=1, k_range=(2, 8), seed=0).fit(X)
+    assert every_start.k_curve_ == Clusterer("kmeans", fit_sample=None, n_init=10, search_n_init=10,
+                                             k_range=(2, 8), seed=0).fit(X).k_curve_
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)
+    one_start = Clusterer("kmeans", fit_sample=None, search_n_init=1, k_range=(2, 8), seed=0).fit(X)
+    assert one_start.k_curve_ == Clusterer("kmeans", fit_sample=None, n_init=1, k_range=(2, 8), seed=0).fit(X).k_curve_
+    assert one_start.k_curve_ != every_start.k_curve_
+
+
+def test_the_run_settings_carry_the_search_sample(monkeypatch):
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)
     X, _ = blobs(2000, k=4)
     settings = ClusteringSettings(reduce="none", k_max=8, search_sample=500)
     outcome = cluster_and_score(X, settings)
