@@ -252,8 +252,8 @@ sample: bench_results/scale.md."""
 SEARCH_SAMPLE = 10_000
 """Rows the search for k fits its candidate clusterings on when the fitted rows are more: a seeded sample of them, so
 that only the chosen k is fitted on all the fitted rows. On 20,000 train/validation texts of 227 intents, a search on
-10,000 of them chose about the same k and NMI as a search on all 20,000 in a sixth of the time; 5,000 rows (about 20
-per intent) chose half as many clusters and lost 3 NMI points: bench_results/scale.md."""
+10,000 of them chose about the same k and NMI as a search on all 20,000 (two seeds) in a sixth of the time; 5,000
+rows (about 20 per intent) were less stable: bench_results/scale.md."""
 
 
 @dataclass

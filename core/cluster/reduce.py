@@ -116,7 +116,8 @@ def exact_neighbors(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.
     """Each row's k nearest rows of X (itself among them) as umap-learn's `precomputed_knn` takes them, PLACE_BLOCK
     rows at a time."""
     rows = prepared_rows(X, metric)
-    found = [nearest_rows(rows[start:start + PLACE_BLOCK], rows, k, metric) for start in range(0, len(rows), PLACE_BLOCK)]
+    found = [nearest_rows(rows[start:start + PLACE_BLOCK], rows, k, metric)
+             for start in range(0, len(rows), PLACE_BLOCK)]
     return (np.concatenate([indices for indices, _ in found]).astype(np.int32),
             np.concatenate([distances for _, distances in found]).astype(np.float32))
 
