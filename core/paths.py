@@ -48,3 +48,8 @@ def bench_dir() -> Path:
 def models_dir() -> Path:
     """Models assembled or converted once from installed packages (MPNet, SmolLM2)."""
     return _folder("models")
+
+
+def numba_cache_dir() -> Path:
+    """umap-learn's functions as numba compiled them, so that a new process loads them instead of compiling again."""
+    return _folder("numba")

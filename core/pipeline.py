@@ -60,6 +60,7 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
         min_cluster_size=settings.min_cluster_size,
         n_init=settings.n_init,
         fit_sample=settings.fit_sample,
+        search_sample=settings.search_sample,
         row_map=row_map,
     ).fit(space)
     metrics = score_clustering(space, clusterer.labels_, y_true)

@@ -6,7 +6,9 @@
 
 N rows come from `core.data.scale.scale_corpus` (Bank77, CLINC150 and the support sample, varied deterministically)
 or from --input. The run goes through the catalogue as `python -m core cluster` runs do, in a fresh ClusterLens home
-(a cold embedding cache; --warm uses the default home and its cache). Each stage's seconds and peak resident memory
+(a cold embedding cache; --warm uses the default home and its cache). The exported models and UMAP's compiled
+functions are the repository home's, made once per machine (the JSON counts the compiled functions found before the
+run: 0 means this run compiled UMAP). Each stage's seconds and peak resident memory
 (this process and its children, sampled every SAMPLE_SECONDS) are printed; `ratio` is the whole run over a bare encode
 of the same texts by the default backend's model (loaded beforehand, no cache), timed in this script.
 With --engine ray the run embeds and assigns on a Ray cluster (--address, $RAY_ADDRESS, or a Ray started here) and
@@ -140,9 +142,10 @@ def main() -> int:
     home = None
     if not args.warm:
         home = Path(tempfile.mkdtemp(prefix="clusterlens-scale-"))
-        models = repo / ".clusterlens" / "models"  # exported models are made once, not per cold run
-        models.mkdir(parents=True, exist_ok=True)
-        (home / "models").symlink_to(models, target_is_directory=True)
+        for kept in ("models", "numba"):  # exported models and compiled UMAP are made once, not per cold run
+            folder = repo / ".clusterlens" / kept
+            folder.mkdir(parents=True, exist_ok=True)
+            (home / kept).symlink_to(folder, target_is_directory=True)
         os.environ["CLUSTERLENS_HOME"] = str(home)
     try:
         return run(args, repo)
@@ -154,6 +157,7 @@ def main() -> int:
 def run(args: argparse.Namespace, repo: Path) -> int:
 
     from core.data.dataset import Dataset
+    from core.paths import numba_cache_dir
     from core.data.intake import load_dataset
     from core.data.scale import scale_corpus
     from core.embed.registry import choose_backend
@@ -167,6 +171,7 @@ def run(args: argparse.Namespace, repo: Path) -> int:
         frame = scale_corpus(args.n)
         data = Dataset(frame, "text", {"text": "text", "label": "label"}, name=f"scale-{args.n}")
     texts = data.texts()
+    compiled = len(list(numba_cache_dir().rglob("*.nbi")))
     load_before = load_average()
     bare_seconds, bare_model, bare_rss = (None, "", None) if args.no_bare else bare_encode(texts, args.embedder)
     if bare_seconds:
@@ -210,7 +215,8 @@ def run(args: argparse.Namespace, repo: Path) -> int:
         "bare_model": bare_model, "bare_peak_rss_mb": None if bare_rss is None else round(bare_rss, 1),
         "backend": choose_backend(args.embedder), "embedder": args.embedder, "warm": args.warm,
         "k": scores["k"], "nmi": scores["metrics"].get("nmi"), "fit_sample": config.clustering.fit_sample,
-        "embed_rows_per_second": scores.get("embed_rows_per_second"),
+        "embed_rows_per_second": scores.get("embed_rows_per_second"), "search_sample": config.clustering.search_sample,
+        "numba_cached_functions": compiled,
         "load_average_before": load_before, "load_average_after": load_average(), "cores": os.cpu_count(),
         "command": "python scripts/scale_bench.py " + " ".join(sys.argv[1:]),
     }

@@ -7,13 +7,22 @@ Above FIT_SAMPLE rows UMAP learns its layout from a seeded sample and places eve
 that sample, so its cost stops growing with n once the sample is fitted (umap-learn's own memory limits at scale:
 its issues #511 and #125). The placement is row-wise (`UMAPPlacement`), so rows placed in parallel blocks on a cluster
 land where they would in one piece.
+
+Above EXACT_NEIGHBORS_ABOVE fitted rows, UMAP is given exact nearest neighbours computed here instead of running
+umap-learn's NN-descent, whose numba functions compile for 30-60 s in every new process and cannot be cached; the
+numba functions umap-learn still runs are cached on disk (`cache_umap_compiles`). bench_results/scale.md has the
+figures.
 """
 from __future__ import annotations
 
+import functools
+import sys
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 
+from core import paths
 from core.settings import FIT_SAMPLE
 
 RowMap = Callable[[Callable[[np.ndarray], np.ndarray], np.ndarray], np.ndarray]
@@ -30,6 +39,10 @@ PLACE_NEIGHBORS = 15
 """Sample rows whose coordinates place one more row (UMAP's own n_neighbors)."""
 PLACE_BLOCK = 5_000
 """Rows placed at once: a block's similarities to 20,000 fitted rows take 400 MB in float32."""
+EXACT_NEIGHBORS_ABOVE = 5_000
+"""Fitted rows above which UMAP's neighbours are exact ones from `nearest_rows` rather than umap-learn's: its own
+path (exact distances below 4,096 rows, NN-descent from there) is kept up to 5,000 rows, so the benchmark figures of
+data of that size (CLINC150's 4,500 texts) stand."""
 
 
 def as_matrix(X: np.ndarray) -> np.ndarray:
@@ -52,21 +65,85 @@ def fit_rows(n: int, fit_sample: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=fit_sample, replace=False))
 
 
+@functools.cache
+def cache_umap_compiles() -> None:
+    """Have numba cache umap-learn's functions on disk ($NUMBA_CACHE_DIR, else `paths.numba_cache_dir()`), which
+    umap-learn does not ask for, so that only the first process on a machine compiles them. Other libraries' numba
+    functions keep their own cache settings."""
+    import numba
+    import umap  # noqa: F401  (loads the modules whose functions are cached)
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    chosen = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = chosen or str(paths.numba_cache_dir())  # read when a function's cache is made
+    try:
+        for name, module in list(sys.modules.items()):
+            if module is None or name.partition(".")[0] != "umap":
+                continue
+            for value in list(vars(module).values()):
+                if (isinstance(value, Dispatcher) and isinstance(value._cache, NullCache)
+                        and value.py_func.__module__.partition(".")[0] == "umap"):
+                    value.enable_caching()
+    finally:
+        numba.config.CACHE_DIR = chosen
+
+
+def prepared_rows(X: np.ndarray, metric: str) -> np.ndarray:
+    """Rows as `nearest_rows` takes them: float32, contiguous, and of unit length for "cosine"."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if metric == "cosine":
+        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    return X
+
+
+def nearest_rows(query: np.ndarray, fitted: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, distances) of the k rows of `fitted` nearest to each row of `query` (both `prepared_rows`), nearest
+    first and exact: a matrix product and torch's top-k, on every core. Cosine distance is 1 - cosine similarity, as
+    umap-learn measures it."""
+    import torch
+
+    queries, rows = torch.from_numpy(query), torch.from_numpy(fitted)
+    if metric == "cosine":
+        similarity, neighbours = torch.topk(queries @ rows.T, k, dim=1)
+        distances = (1.0 - similarity).clamp_(min=0.0)
+    else:
+        distances, neighbours = torch.topk(torch.cdist(queries, rows), k, dim=1, largest=False)
+    return neighbours.numpy(), distances.numpy()
+
+
+def exact_neighbors(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's k nearest rows of X (itself among them) as umap-learn's `precomputed_knn` takes them, PLACE_BLOCK
+    rows at a time."""
+    rows = prepared_rows(X, metric)
+    found = [nearest_rows(rows[start:start + PLACE_BLOCK], rows, k, metric)
+             for start in range(0, len(rows), PLACE_BLOCK)]
+    return (np.concatenate([indices for indices, _ in found]).astype(np.int32),
+            np.concatenate([distances for _, distances in found]).astype(np.float32))
+
+
 def _umap(X: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int,
           fit_sample: int | None = None, row_map: RowMap = in_process) -> tuple[np.ndarray, UMAPPlacement]:
     """(UMAP coordinates of every row, a placement for new rows) with n_neighbors clipped to the data (it must stay
     below the number of points); above `fit_sample` rows UMAP is fitted on a sample and the other rows are placed."""
     import umap
 
+    cache_umap_compiles()
     fitted = fit_rows(len(X), fit_sample, seed)
+    n_neighbors = max(2, min(n_neighbors, len(fitted) - 1))
+    known = (None, None, None)
+    if len(fitted) > EXACT_NEIGHBORS_ABOVE and metric in ("cosine", "euclidean"):
+        known = (*exact_neighbors(X[fitted], n_neighbors, metric), None)
     # n_jobs=1 because a fixed random_state makes UMAP single-threaded anyway (it warns otherwise).
-    model = umap.UMAP(n_components=n_components, n_neighbors=max(2, min(n_neighbors, len(fitted) - 1)),
-                      min_dist=min_dist, metric=metric, random_state=seed, n_jobs=1)
-    if len(fitted) == len(X):
-        coordinates = np.asarray(model.fit_transform(X), dtype=float)
-        return coordinates, UMAPPlacement(X, coordinates, metric)
-    coordinates = np.empty((len(X), n_components), dtype=float)
-    coordinates[fitted] = model.fit(X[fitted]).embedding_
+    model = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
+                      random_state=seed, n_jobs=1, precomputed_knn=known)
+    with warnings.catch_warnings():  # its warning that `transform` needs NN-descent: rows are placed by UMAPPlacement
+        warnings.filterwarnings("ignore", message="precomputed_knn")
+        if len(fitted) == len(X):
+            coordinates = np.asarray(model.fit_transform(X), dtype=float)
+            return coordinates, UMAPPlacement(X, coordinates, metric)
+        coordinates = np.empty((len(X), n_components), dtype=float)
+        coordinates[fitted] = model.fit(X[fitted]).embedding_
     placement = UMAPPlacement(X[fitted], coordinates[fitted], metric)
     rest = np.setdiff1d(np.arange(len(X)), fitted, assume_unique=True)
     coordinates[rest] = row_map(placement, X[rest])
@@ -87,15 +164,9 @@ class UMAPPlacement:
         if metric not in ("cosine", "euclidean"):
             raise ValueError(f"Rows can be placed by cosine or euclidean distance, not {metric!r}.")
         self.metric = metric
-        self.fitted = self._prepared(np.asarray(fitted))
+        self.fitted = prepared_rows(np.asarray(fitted), metric)
         self.coordinates = np.asarray(coordinates, dtype=float)
         self.n_neighbors = min(n_neighbors, len(self.coordinates))
-
-    def _prepared(self, X: np.ndarray) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if self.metric == "cosine":
-            X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        return X
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """Coordinates of the rows of X, PLACE_BLOCK rows at a time."""
@@ -104,16 +175,10 @@ class UMAPPlacement:
                               or [np.zeros((0, self.coordinates.shape[1]))])
 
     def _place(self, X: np.ndarray) -> np.ndarray:
-        import torch
         from umap.umap_ import smooth_knn_dist
 
-        query, fitted = torch.from_numpy(self._prepared(X)), torch.from_numpy(self.fitted)
-        if self.metric == "cosine":
-            similarity, neighbours = torch.topk(query @ fitted.T, self.n_neighbors, dim=1)
-            distances = (1.0 - similarity).clamp_(min=0.0)
-        else:
-            distances, neighbours = torch.topk(torch.cdist(query, fitted), self.n_neighbors, dim=1, largest=False)
-        distances, neighbours = distances.numpy(), neighbours.numpy()
+        cache_umap_compiles()
+        neighbours, distances = nearest_rows(prepared_rows(X, self.metric), self.fitted, self.n_neighbors, self.metric)
         sigmas, _ = smooth_knn_dist(distances, float(self.n_neighbors), local_connectivity=0.0)
         weights = np.exp(-distances / np.maximum(sigmas, 1e-12)[:, None])
         weights[weights.sum(axis=1) == 0, 0] = 1.0  # a row far from every fitted row takes its nearest one's place

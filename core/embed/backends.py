@@ -165,6 +165,11 @@ class ExportedEmbedder(SentenceTransformerEmbedder):
     def _load_runner(self) -> tuple[Any, int, Any]:
         from transformers import AutoTokenizer
 
+        if not runtime_installed(self.backend):
+            package = RUNTIME_OF[self.backend]
+            raise ModelUnavailableError(f"The {self.backend} backend needs the {package} package: pip install "
+                                        f"{package} (requirements.txt pins it), or name the torch backend "
+                                        "(\"minilm@torch\").")
         folder = Path(self.model)
         max_length, mean = sentence_config(folder)
         if not mean:

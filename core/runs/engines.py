@@ -14,8 +14,8 @@ EXECUTORS = ("thread", "subprocess", "ray")
 def make_executor(store: RunStore, kind: str | None = None, runner: str = DEFAULT_RUNNER) -> QueueExecutor:
     """The executor named by `kind` or $CLUSTERLENS_EXECUTOR (thread, subprocess or ray; default DEFAULT_EXECUTOR), on
     $CLUSTERLENS_WORKERS slots, running each run with the function `runner` names ("module:function"). "ray"
-    connects to $RAY_ADDRESS (or starts a local Ray), needs `make ray`, and runs a method's run with Ray's own
-    runner (which spreads the embedding over the cluster)."""
+    connects to $RAY_ADDRESS (or starts a local Ray), needs `make ray`, and calls the same runner on a node with Ray's
+    collaborators (which spread the embedding and the assignment over the cluster)."""
     kind = kind or os.environ.get("CLUSTERLENS_EXECUTOR", "").strip() or DEFAULT_EXECUTOR
     if kind == "thread":
         return ThreadExecutor(store, runner=named_runner(runner))
@@ -24,5 +24,5 @@ def make_executor(store: RunStore, kind: str | None = None, runner: str = DEFAUL
     if kind == "ray":
         from core.runs.ray_engine import RayExecutor
 
-        return RayExecutor(store)
+        return RayExecutor(store, runner=runner)
     raise ClusterLensError(f"CLUSTERLENS_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {kind!r}.")

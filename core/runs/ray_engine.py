@@ -2,15 +2,18 @@
 pipelines. Ray is an optional install (`make ray`, requirements-ray.txt); only this module imports it.
 
 - `RayExecutor` (CLUSTERLENS_EXECUTOR=ray) sends each catalogued run to the cluster as one Ray task running
-  `run_job`, so progress, heartbeat and cancel go through the run catalogue exactly as for local runs. The workers open
-  the same SQLite catalogue and run folders: the cluster's nodes run on this machine or see the ClusterLens folder on
-  shared storage (SQLite locking needs a filesystem with working locks, e.g. not every NFS setup).
+  `run_job` with the executor's runner, as the local executors do (`core.tasks.run_task` from the app, so a retrain
+  is dispatched too), so progress, heartbeat and cancel go through the run catalogue exactly as for local runs. The
+  workers open the same SQLite catalogue and run folders: the cluster's nodes run on this machine or see the
+  ClusterLens folder on shared storage (SQLite locking needs a filesystem with working locks, e.g. not every NFS
+  setup).
 - `execute_run_on_ray` is `execute_run` with two collaborators swapped: texts are embedded by an actor pool (one model
   per actor, through the shared content cache, so a cancelled run resumes without re-embedding) and the rows UMAP and
   the clusterer were not fitted on are placed and assigned by parallel tasks. Fitting stays on one node, on a sample.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import time
@@ -25,13 +28,12 @@ from core import paths
 from core.embed.base import BatchProgress, Embedder
 from core.errors import ClusterLensError
 from core.progress import ProgressFn, StopFn, never_stop, no_progress
-from core.runs.executors import QUIET_LIBRARIES, QueueExecutor
+from core.runs.executors import DEFAULT_RUNNER, QUIET_LIBRARIES, QueueExecutor
 from core.runs.execute import execute_run
-from core.runs.jobs import run_job
+from core.runs.jobs import named_runner, run_job
 from core.runs.store import RunStore
 from core.settings import RunConfig
 
-RAY_RUNNER = "core.runs.ray_engine:execute_run_on_ray"
 EMBED_FACTORY = "core.embed.registry:resolve_embedder"
 
 
@@ -195,6 +197,13 @@ class RayRowMap:
         return out if out is not None else fn(X[:0])
 
 
+def ray_collaborators(settings: RaySettings,
+                      embedders: Callable[[str], Embedder] | None = None) -> dict[str, Any]:
+    """The collaborators that make `execute_run` work on the cluster: embedders that are actor pools (unless
+    `embedders` is given) and a row map of parallel tasks for placement and assignment."""
+    return {"embedders": embedders or (lambda spec: RayEmbedder(spec, settings)), "row_map": RayRowMap(settings)}
+
+
 def execute_run_on_ray(config: RunConfig, run_dir: str | Path, progress: ProgressFn = no_progress,
                        should_stop: StopFn = never_stop, *, settings: RaySettings | None = None,
                        embedders: Callable[[str], Embedder] | None = None) -> dict[str, Any]:
@@ -202,24 +211,25 @@ def execute_run_on_ray(config: RunConfig, run_dir: str | Path, progress: Progres
     same run folder comes out. `embedders` replaces the actor pool (e.g. a run whose method embeds nothing)."""
     settings = settings or RaySettings.from_env()
     connect(settings.address)
-    return execute_run(config, run_dir, progress, should_stop,
-                       embedders=embedders or (lambda spec: RayEmbedder(spec, settings)),
-                       row_map=RayRowMap(settings))
+    return execute_run(config, run_dir, progress, should_stop, **ray_collaborators(settings, embedders))
 
 
 def _ray_job(catalogue: str, runs_root: str, run_id: str, worker: str, runner: str) -> None:
-    """The task a RayExecutor submits: one `run_job` on a cluster node, reporting through the catalogue."""
-    run_job(RunStore(catalogue, runs_root), run_id, worker=worker, runner=_named(runner))
+    """The task a RayExecutor submits: one `run_job` on a cluster node, reporting through the catalogue, its runner
+    given the Ray collaborators (`core.tasks.run_task` hands them to a method's run; a retrain has no use for them)."""
+    run = functools.partial(named_runner(runner), **ray_collaborators(RaySettings.from_env()))
+    run_job(RunStore(catalogue, runs_root), run_id, worker=worker, runner=run)
 
 
 class RayExecutor(QueueExecutor):
-    """Sends each run to a Ray cluster as a task (`runner` named "module:function", imported on the node; by default
-    the Ray pipeline run). The task asks for no CPU of its own: it spends its time waiting for the actors it starts,
-    and a reserved CPU could leave them none on a small cluster."""
+    """Sends each run to a Ray cluster as a task. `runner` is named "module:function" and imported on the node, as
+    for the subprocess executor; it is called as `execute_run` and `core.tasks.run_task` are, with the keyword
+    collaborators `embedders` and `row_map` (`ray_collaborators`). The task asks for no CPU of its own: it spends its
+    time waiting for the actors it starts, and a reserved CPU could leave them none on a small cluster."""
 
     kind: ClassVar[str] = "ray"
 
-    def __init__(self, store: RunStore, *, runner: str = RAY_RUNNER, address: str | None = None,
+    def __init__(self, store: RunStore, *, runner: str = DEFAULT_RUNNER, address: str | None = None,
                  workers: int | None = None, pump_seconds: float | None = 2.0) -> None:
         self.runner = runner
         self.ray = connect(address or RaySettings.from_env().address)
@@ -230,4 +240,5 @@ class RayExecutor(QueueExecutor):
         self._task.remote(str(self.store.db_path), str(self.store.runs_root), run_id, worker, self.runner)
 
 
-__all__ = ["RaySettings", "RayExecutor", "RayEmbedder", "RayRowMap", "execute_run_on_ray", "connect", "RAY_RUNNER"]
+__all__ = ["RaySettings", "RayExecutor", "RayEmbedder", "RayRowMap", "execute_run_on_ray", "ray_collaborators",
+           "connect"]

@@ -11,8 +11,10 @@ RELEASE = "release"
 """A file the test writes into the run folder to let `reports_then_waits` finish."""
 
 
-def reports_then_waits(config: Any, run_dir: str | Path, progress: ProgressFn, should_stop: StopFn) -> dict:
-    """Report half way, then wait until the test releases the run (or cancels it); a minute at most."""
+def reports_then_waits(config: Any, run_dir: str | Path, progress: ProgressFn, should_stop: StopFn,
+                       **collaborators: Any) -> dict:
+    """Report half way, then wait until the test releases the run (or cancels it); a minute at most. Collaborators
+    (a Ray executor's embedders and row map) are ignored."""
     progress("embed", 0.5, "half way")
     deadline = time.monotonic() + 60
     while not (Path(run_dir) / RELEASE).exists():

@@ -10,7 +10,7 @@ pytest.importorskip("ray")
 
 from core.data.samples import load_sample  # noqa: E402
 from core.metrics import ari  # noqa: E402
-from core.runs import RunDirectory, RunStore, create_run, execute_run, prepare_run  # noqa: E402
+from core.runs import RunDirectory, RunStore, create_run, execute_run, make_executor, prepare_run  # noqa: E402
 from core.runs.ray_engine import RayExecutor, RaySettings, execute_run_on_ray  # noqa: E402
 from core.settings import ClusteringSettings, RunConfig  # noqa: E402
 from tests.conftest import BagOfWordsEmbedder  # noqa: E402
@@ -69,3 +69,15 @@ def test_a_ray_run_reports_progress_and_stops_when_cancelled(cluster, tmp_path):
         assert executor.cancel(record.id)
         assert executor.wait(record.id, timeout=WAIT_SECONDS) == "cancelled"
     assert np.isclose(store.get(record.id).progress, 0.5)
+
+
+def test_the_ray_executor_dispatches_by_task_as_the_local_ones_do(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", cluster)
+    store = RunStore(tmp_path / "catalogue.sqlite", tmp_path / "runs")
+    config = RunConfig(method="baseline", dataset="t", kind="text", roles={"text": "text"}, task="retrain",
+                       source=str(tmp_path / "no-such-run"))
+    record = create_run(store, config, pd.DataFrame({"text": ["a b", "c d", "e f"]}), owner="tester")
+    with make_executor(store, "ray", runner="core.tasks:run_task") as executor:
+        executor.submit(record.id)
+        assert executor.wait(record.id, timeout=WAIT_SECONDS) == "failed"
+    assert "retrain from" in store.get(record.id).message  # run_task's retrain branch answered, not a method's run

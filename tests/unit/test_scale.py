@@ -1,15 +1,21 @@
 """Scale: fitting on a sample and assigning the rest, streaming the embedding cache, progress in proportion, the
 generated corpus."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.cluster import Clusterer, UMAPReducer, project_2d
+from core import paths
+from core.cluster import algorithms, reduce
+from core.cluster.reduce import exact_neighbors, fit_rows
 from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
 from core.embed.cache import CachedEmbedder, EmbeddingCache
 from core.errors import RunCancelled
 from core.metrics import ari
+from core.pipeline import cluster_and_score
 from core.profiles import top_terms
 from core.runs import RunDirectory, execute_run, prepare_run
 from core.runs.execute import EmbeddingMeter, stage_spans
@@ -41,6 +47,45 @@ def test_the_k_search_runs_on_the_sample_only():
     assert model.n_clusters_ == 4 and set(model.k_curve_) == set(range(2, 9))
 
 
+def test_above_the_search_sample_k_is_searched_on_a_sample_and_fitted_on_every_row(monkeypatch):
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)  # small data keeps the search it always had
+    X, truth = blobs(3000, k=5)
+    model = Clusterer("kmeans", fit_sample=None, search_sample=600, search_n_init=2, k_range=(2, 8), seed=0).fit(X)
+    sample = X[fit_rows(len(X), 600, 0)]
+    on_sample = Clusterer("kmeans", fit_sample=None, search_sample=None, n_init=2, k_range=(2, 8), seed=0).fit(sample)
+    assert model.k_curve_ == on_sample.k_curve_  # the curve is the sample's, at the search's starts
+    assert model.n_clusters_ == 5 and len(model.labels_) == len(X) and ari(truth, model.labels_) > 0.95
+
+
+def test_up_to_the_search_sample_the_search_is_the_one_on_every_row():
+    X, _ = blobs(900, k=5)
+    at_size = Clusterer("kmeans", fit_sample=None, search_sample=900, k_range=(2, 8), seed=0).fit(X)
+    unsampled = Clusterer("kmeans", fit_sample=None, search_sample=None, k_range=(2, 8), seed=0).fit(X)
+    assert at_size.k_curve_ == unsampled.k_curve_
+    np.testing.assert_array_equal(at_size.labels_, unsampled.labels_)
+
+
+def test_small_data_keeps_every_start_in_the_search_and_larger_data_uses_fewer(monkeypatch):
+    X, _ = blobs(900, k=5)
+    every_start = Clusterer("kmeans", fit_sample=None, search_n_init=1, k_range=(2, 8), seed=0).fit(X)
+    assert every_start.k_curve_ == Clusterer("kmeans", fit_sample=None, n_init=10, search_n_init=10,
+                                             k_range=(2, 8), seed=0).fit(X).k_curve_
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)
+    one_start = Clusterer("kmeans", fit_sample=None, search_n_init=1, k_range=(2, 8), seed=0).fit(X)
+    assert one_start.k_curve_ == Clusterer("kmeans", fit_sample=None, n_init=1, k_range=(2, 8), seed=0).fit(X).k_curve_
+    assert one_start.k_curve_ != every_start.k_curve_
+
+
+def test_the_run_settings_carry_the_search_sample(monkeypatch):
+    monkeypatch.setattr(algorithms, "FULL_SEARCH_UP_TO", 500)
+    X, _ = blobs(2000, k=4)
+    settings = ClusteringSettings(reduce="none", k_max=8, search_sample=500)
+    outcome = cluster_and_score(X, settings)
+    expected = Clusterer("kmeans", k_range=(2, 8), seed=settings.seed, search_sample=500).fit(X)
+    assert outcome.k_curve == expected.k_curve_ and outcome.n_clusters == 4
+    assert cluster_and_score(X, replace(settings, search_sample=None)).k_curve != outcome.k_curve
+
+
 def test_umap_fits_a_sample_and_places_the_rest_where_a_full_fit_would_cluster_them():
     X, truth = blobs(1200, k=5, dim=20)
     reducer = UMAPReducer(n_components=3, fit_sample=400, seed=3)
@@ -50,6 +95,42 @@ def test_umap_fits_a_sample_and_places_the_rest_where_a_full_fit_would_cluster_t
     assert ari(truth, labels) > 0.95
     np.testing.assert_allclose(reducer.transform(X[:10]), reducer.transform(X[:10]))
     assert project_2d(X, fit_sample=400).shape == (1200, 2)
+
+
+def test_exact_neighbours_are_those_of_a_brute_force_search():
+    from sklearn.neighbors import NearestNeighbors
+
+    X, _ = blobs(400, dim=20)
+    indices, distances = exact_neighbors(X, 15, "cosine")
+    expected_distances, expected = NearestNeighbors(n_neighbors=15, metric="cosine", algorithm="brute").fit(X) \
+        .kneighbors(X)
+    assert (indices[:, 0] == np.arange(len(X))).all()  # each row is its own nearest, as umap-learn expects
+    assert all(set(got) == set(want) for got, want in zip(indices.tolist(), expected.tolist()))
+    np.testing.assert_allclose(distances, expected_distances, atol=1e-5)
+
+
+def test_above_the_threshold_umap_gets_exact_neighbours_instead_of_nn_descent(monkeypatch):
+    import umap.umap_
+
+    def no_neighbour_search(*args, **kwargs):
+        raise AssertionError("umap-learn searched for neighbours itself")
+
+    monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_neighbour_search)  # NN-descent
+    monkeypatch.setattr(umap.umap_, "pairwise_distances", no_neighbour_search)  # all distances, below 4,096 rows
+    monkeypatch.setattr(reduce, "EXACT_NEIGHBORS_ABOVE", 500)
+    X, truth = blobs(1200, k=5, dim=20)
+    reduced = UMAPReducer(n_components=3, fit_sample=None, seed=3).fit_transform(X)
+    assert ari(truth, Clusterer("kmeans", 5, fit_sample=None).fit(reduced).labels_) > 0.95
+
+
+def test_umap_functions_are_compiled_into_the_on_disk_cache():
+    import umap.umap_
+    from numba.core.caching import NullCache
+
+    reduce.cache_umap_compiles()
+    assert not isinstance(umap.umap_.smooth_knn_dist._cache, NullCache)
+    umap.umap_.smooth_knn_dist(np.ones((3, 2), dtype=np.float32), 2.0)
+    assert list(paths.numba_cache_dir().rglob("umap_.smooth_knn_dist-*.nbi"))
 
 
 def test_blocks_of_rows_give_the_same_assignment_as_one_piece():
