@@ -9,8 +9,10 @@ Bank77 NMI of each backend: bench_results/scale.md.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -126,7 +128,8 @@ def exported_model(model_folder: Path, backend: str) -> Path:
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    # The exporters' own output (NNCF's progress bars) goes to stderr: a command printing JSON on stdout stays readable.
+    with tempfile.TemporaryDirectory(dir=folder) as tmp, contextlib.redirect_stdout(sys.stderr):
         made = Path(tmp) / target.name
         if backend == "onnx":
             _export_onnx(model_folder, made)
