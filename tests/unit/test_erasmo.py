@@ -11,7 +11,7 @@ from core.data.encode import rows_to_texts
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import RunContext
 from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings, approximate_tokens
-from core.methods.erasmo.objective import causal_lm_loss
+from core.methods.erasmo.objective import causal_lm_loss, contrastive_loss, info_nce
 from core.train import Trainer, epoch_generator
 from core.storage import RunDirectory
 
@@ -114,6 +114,36 @@ def test_progress_reports_loss_and_eta_and_stop_cancels(tiny_lm, tmp_path) -> No
         stop_after_epoch_one.fit(FRAME)
     resumed = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path), progress=lambda f, m: steps.append(f))
     assert len(resumed.fit(FRAME).history_["epoch"]) == 2 and len(steps) == 4 + 3
+
+
+def test_info_nce_is_low_when_each_row_matches_its_own_view() -> None:
+    torch.manual_seed(0)
+    rows = torch.randn(8, 16)
+    matched = info_nce(rows, rows + 0.01 * torch.randn(8, 16), temperature=0.1)
+    mismatched = info_nce(rows, rows.roll(1, dims=0), temperature=0.1)
+    assert matched < 0.01 and mismatched > 2.0
+    scale = torch.rand(16) * 100  # each dimension is standardised over the batch: its scale and offset do not count
+    assert torch.isclose(info_nce(rows * scale + 7, rows.roll(1, 0) * scale + 7, temperature=0.1), mismatched)
+
+
+def test_contrastive_fine_tuning_pulls_the_views_of_a_row_together(tiny_lm, tmp_path) -> None:
+    def held_out_loss(estimator: ERASMO) -> float:
+        pairs = list(zip(estimator.encode(FRAME, order=11, drop=0.5), estimator.encode(FRAME, order=12, drop=0.5)))
+        loss = contrastive_loss(estimator.model_, estimator.tokenizer_, view=(-1, "values"), temperature=0.1,
+                                max_length=64)
+        with torch.no_grad():
+            return float(loss(pairs))
+
+    options = dict(objective="contrastive", pooling="values", batch_size=6, lr=5e-3)
+    before = held_out_loss(tiny_erasmo(tiny_lm, **options, epochs=0).fit(FRAME))
+    trained = tiny_erasmo(tiny_lm, **options, epochs=8, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    assert held_out_loss(trained) < before and len(trained.history_["step"]) == 16
+    again = tiny_erasmo(tiny_lm, **options, epochs=8).fit(FRAME)
+    assert np.array_equal(trained.embed(FRAME), again.embed(FRAME))
+    with pytest.raises(SettingsError, match="objective"):
+        tiny_erasmo(tiny_lm, **{**options, "objective": "both"}, epochs=8, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    both = tiny_erasmo(tiny_lm, **{**options, "objective": "both"}, epochs=1).fit(FRAME)
+    assert all(np.isfinite(both.history_["step"]))
 
 
 def test_verbalized_rows_and_bad_settings(tiny_lm) -> None:

@@ -24,6 +24,16 @@ class ERASMOParams:
         "", "How numbers are written", choice_labels={"": "as digits (ERASMO)", "words": "as words (ERASMO-NV)",
                                                       "bins": "as low / medium / high"},
         flag=True, flag_alone="words")
+    objective: Literal["causal_lm", "contrastive", "both"] = option(
+        "causal_lm", "Training objective", "What fine-tuning minimises.", choice_labels={
+            "causal_lm": "predict the next token (the paper's)",
+            "contrastive": "two views of a row pool to the same state (ours)",
+            "both": "both losses, summed"}, flag=True)
+    clause_drop: float = option(0.5, "Clauses left out per view", "Each contrastive view of a row keeps its "
+                                "clauses in a new order and leaves each out with this probability.", minimum=0.0,
+                                maximum=0.9, advanced=True, when={"objective": ("contrastive", "both")})
+    temperature: float = option(0.1, "Contrastive temperature", minimum=0.01, maximum=10.0, advanced=True,
+                                when={"objective": ("contrastive", "both")})
     epochs: int = option(1, "Epochs", "Passes over the rows; each reshuffles the clauses.", minimum=0, maximum=100)
     lora: bool = option(True, "LoRA", "Train small adapters instead of every weight (faster, less memory).",
                         advanced=True)
