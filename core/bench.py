@@ -26,15 +26,11 @@ from core.errors import IntakeError, SettingsError
 from core.llm.store import JudgmentStore
 from core.methods import METHODS, get_method, method_settings
 from core.methods.base import Representation, RunContext
-from core.metrics import mean_std
-from core.pipeline import cluster_and_score, clustering_space
+from core.pipeline import score_over_seeds
 from core.progress import ProgressFn, no_progress
-from core.settings import ClusteringSettings
 from core.storage import RunDirectory
 
 DEFAULT_SEEDS = (100, 13, 21, 36, 42)
-REPORTED = ("acc", "nmi", "ari", "ami", "silhouette")
-PROTOCOL_N_INIT = 1  # scikit-learn's default single k-means++ start, as in the papers' evaluation scripts
 
 
 @dataclass
@@ -84,29 +80,6 @@ def load_bench_data(options: BenchOptions) -> Dataset:
     if options.sample is not None and options.sample < 2:
         raise SettingsError(f"--sample must keep at least 2 rows, not {options.sample}.")
     return data.sampled(options.sample)
-
-
-def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None, kind: str, reduce: str,
-                     seeds: Sequence[int], algorithm: str = "kmeans", k_range: tuple[int, int] | None = None,
-                     progress: ProgressFn = no_progress) -> tuple[dict[str, list[float]], list[int]]:
-    """Cluster once per seed (UMAP re-run per seed when reducing) at k, or k chosen by silhouette when k is None.
-
-    Returns the metrics as [mean, std] on a 0-100 scale and the number of clusters found per seed.
-    """
-    runs, found = [], []
-    for index, seed in enumerate(seeds):
-        progress("cluster", index / len(seeds), f"Seed {seed} ({index + 1}/{len(seeds)})")
-        low, high = k_range or (2, None)
-        settings = ClusteringSettings(algorithm=algorithm, n_clusters=k, k_min=low, k_max=high, reduce=reduce,
-                                      n_init=PROTOCOL_N_INIT, seed=seed)
-        space = clustering_space(embeddings, settings, kind, seed)
-        outcome = cluster_and_score(space, settings, y_true=truth, seed=seed)
-        runs.append(outcome.metrics)
-        found.append(outcome.n_clusters)
-    summary = mean_std(runs, scale=100.0)
-    metrics = {name: [round(float(summary[name][0]), 2), round(float(summary[name][1]), 2)] for name in REPORTED
-               if name in summary}
-    return metrics, found
 
 
 def requested_k(option: str, true_k: int) -> int | None:

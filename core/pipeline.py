@@ -1,18 +1,22 @@
 """The shared tail of every method: (reduce) -> cluster -> score. Used by runs and by the benchmark alike."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.cluster import Clusterer, UMAPReducer
+from core.cluster.reduce import RowMap, in_process
 from core.cluster.choose_k import default_k_range
 from core.errors import SettingsError
-from core.metrics import score_clustering
+from core.metrics import mean_std, score_clustering
+from core.progress import ProgressFn, no_progress
 from core.settings import ClusteringSettings
 
 REDUCTIONS = ("auto", "umap", "none")
+REPORTED = ("acc", "nmi", "ari", "ami", "silhouette")
+PROTOCOL_N_INIT = 1  # scikit-learn's default single k-means++ start, as in the papers' evaluation scripts
 
 
 @dataclass
@@ -34,15 +38,18 @@ def uses_umap(settings: ClusteringSettings, kind: str) -> bool:
     return settings.reduce == "umap" or (settings.reduce == "auto" and kind == "text")
 
 
-def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind: str, seed: int) -> np.ndarray:
+def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind: str, seed: int,
+                     row_map: RowMap = in_process) -> np.ndarray:
     """The space k-means & co. see: 5-d cosine UMAP of the embeddings, or the embeddings themselves."""
     if uses_umap(settings, kind) and embeddings.shape[1] > settings.reduce_components:
-        return UMAPReducer(n_components=settings.reduce_components, seed=seed).fit_transform(embeddings)
+        return UMAPReducer(n_components=settings.reduce_components, seed=seed, fit_sample=settings.fit_sample,
+                           row_map=row_map).fit_transform(embeddings)
     return embeddings
 
 
 def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true: np.ndarray | None = None,
-                      n_clusters: int | None = None, seed: int | None = None) -> ClusteringOutcome:
+                      n_clusters: int | None = None, seed: int | None = None,
+                      row_map: RowMap = in_process) -> ClusteringOutcome:
     """Cluster an already-reduced space with the settings' algorithm and score the result."""
     clusterer = Clusterer(
         settings.algorithm,
@@ -52,6 +59,8 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
         seed=settings.seed if seed is None else seed,
         min_cluster_size=settings.min_cluster_size,
         n_init=settings.n_init,
+        fit_sample=settings.fit_sample,
+        row_map=row_map,
     ).fit(space)
     metrics = score_clustering(space, clusterer.labels_, y_true)
     return ClusteringOutcome(clusterer.labels_, clusterer.n_clusters_, space, metrics, clusterer.k_curve_,
@@ -99,3 +108,26 @@ def choose_k(settings: ClusteringSettings, n_rows: int, method_k: int | None = N
     return KChoice(None, "silhouette", k_range, method_k,
                    f"{method_label} preferred k = {method_k}, outside the range {low}-{high}; k was chosen by "
                    "silhouette inside the range instead.")
+
+
+def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None, kind: str, reduce: str,
+                     seeds: Sequence[int], algorithm: str = "kmeans", k_range: tuple[int, int] | None = None,
+                     progress: ProgressFn = no_progress) -> tuple[dict[str, list[float]], list[int]]:
+    """Cluster once per seed (UMAP re-run per seed when reducing) at k, or k chosen by silhouette when k is None.
+
+    Returns the metrics as [mean, std] on a 0-100 scale and the number of clusters found per seed.
+    """
+    runs, found = [], []
+    for index, seed in enumerate(seeds):
+        progress("cluster", index / len(seeds), f"Seed {seed} ({index + 1}/{len(seeds)})")
+        low, high = k_range or (2, None)
+        settings = ClusteringSettings(algorithm=algorithm, n_clusters=k, k_min=low, k_max=high, reduce=reduce,
+                                      n_init=PROTOCOL_N_INIT, seed=seed)
+        space = clustering_space(embeddings, settings, kind, seed)
+        outcome = cluster_and_score(space, settings, y_true=truth, seed=seed)
+        runs.append(outcome.metrics)
+        found.append(outcome.n_clusters)
+    summary = mean_std(runs, scale=100.0)
+    metrics = {name: [round(float(summary[name][0]), 2), round(float(summary[name][1]), 2)] for name in REPORTED
+               if name in summary}
+    return metrics, found

@@ -9,12 +9,14 @@ from core.device import resolve_device
 from core.embed.registry import resolve_embedder
 from core.errors import ClusterLensError
 from core.methods.cactus import CACTUSSettings, load_run_models, load_run_report, predict_groups
+from core.methods import METHODS
 from core.runs import create_run
-from core.settings import RunConfig
-from pages.common import current_dataset, executor, my_runs, run_label, run_store, save_dataset, workspace_id
+from core.runs.estimates import EstimateLog
+from core.settings import RunConfig, settings_from_dict
+from pages.common import (UPLOAD_TYPES, current_dataset, executor, my_runs, run_label, run_store, save_dataset,
+                          workspace_id)
 from pages.settings_form import settings_form
 
-UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "parquet", "xlsx"]
 NO_CLUSTERS = "(none)"
 
 
@@ -106,6 +108,12 @@ st.subheader("2 · Train")
 with st.form("cactus-train"):
     settings = settings_form(CACTUSSettings, key="cactus", kind="text")
     start = st.form_submit_button("Train", type="primary")
+try:
+    device = resolve_device("auto")
+    guess = METHODS["cactus"].estimate_seconds(data, settings_from_dict(CACTUSSettings, settings), device)
+    st.caption(EstimateLog(run_store().db_path).estimate("cactus", device, guess).describe())
+except ClusterLensError as error:  # settings the form let through but the method refuses: said when Train is pressed
+    st.caption(f"No estimate: {error}")
 if start:
     try:
         training_groups(data)
@@ -237,11 +245,14 @@ edited = st.data_editor(
     pd.DataFrame({"entity": list(chosen_prediction.group.texts),
                   "cluster": [str(label + 1) for label in chosen_prediction.labels]}),
     disabled=["entity"], hide_index=True, width="stretch", key=f"cactus-edit-{record.id}-{pick}")
+if added := st.session_state.pop("cactus-added", None):
+    st.success(added, icon=":material/check_circle:")
 if st.button("Add to training data", key="cactus-add", icon=":material/add:"):
     try:
         corrected = relabelled(chosen_prediction.group, edited["cluster"].tolist())
         save_dataset(append_group(data, corrected), "groups")
-        st.success(f"Added {corrected.id} ({len(corrected)} entities) to the training groups. Train again to "
-                   "learn from it.", icon=":material/check_circle:")
+        st.session_state["cactus-added"] = (f"Added {corrected.id} ({len(corrected)} entities) to the training "
+                                            "groups. Train again to learn from it.")
+        st.rerun()  # the counts above include it at once
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")

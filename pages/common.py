@@ -6,23 +6,32 @@ data and runs, and two projects never see each other's.
 """
 from __future__ import annotations
 
+import hmac
+import os
+import time
+
+import importlib
+import threading
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from core import paths
 from core.data.dataset import Dataset
+from core.data.intake import SUPPORTED_EXTENSIONS
 from core.errors import ClusterLensError
+from core.curation import Curation
 from core.llm.providers import use_secrets
+from core.metrics import METRIC_INFO, as_shown
 from core.methods import METHODS
 from core.runs import QueueExecutor, RunStore, default_store, make_executor
 from core.runs.artifacts import RunArtifacts, load_artifacts
 from core.runs.store import RunRecord
 from core.workspace import PROJECT_ID, Workspace, Workspaces
 
-METRIC_NAMES = {"silhouette": "Silhouette ↑", "calinski_harabasz": "Calinski-Harabasz ↑",
-                "davies_bouldin": "Davies-Bouldin ↓", "acc": "ACC ↑", "nmi": "NMI ↑", "ari": "ARI ↑", "ami": "AMI ↑"}
-"""How the pages name each score (the arrow says which way is better)."""
+
+UPLOAD_TYPES = list(SUPPORTED_EXTENSIONS)
+RUN_FUNCTION = "core.tasks:run_task"  # what every background run calls: a method's run or a retrain from edits
 VIEW_PAGES = {"explore": "pages/explore.py", "groups": "pages/cactus.py"}
 """Which page shows the runs of a method's view (the library names views, never page files)."""
 WORKSPACE_PARAM = "ws"
@@ -87,6 +96,39 @@ def share_secret_keys() -> list[str]:
     return [endpoint.name for endpoint in providers.endpoints if providers.key(endpoint)]
 
 
+PASSWORD_SETTING = "CLUSTERLENS_PASSWORD"
+"""The operator's setting (environment, or Streamlit secrets) that makes every visitor type a password first."""
+
+
+def operator_password() -> str | None:
+    """The password the operator set for this server, if any (never from a user's input or URL)."""
+    try:
+        from_secrets = st.secrets.get(PASSWORD_SETTING)
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        from_secrets = None
+    return os.environ.get(PASSWORD_SETTING) or (str(from_secrets) if from_secrets else None)
+
+
+def signed_in() -> bool:
+    """Whether this session may see the app: no password is set, or it was typed correctly in this session."""
+    return operator_password() is None or bool(st.session_state.get("signed_in"))
+
+
+def sign_in() -> None:
+    """The only page a visitor sees until they type the operator's password (a wrong one costs a second)."""
+    st.title("ClusterLens")
+    st.caption("This server asks for a password. Ask the person who runs it.")
+    with st.form("sign-in"):
+        typed = st.text_input("Password", type="password")
+        if st.form_submit_button("Sign in", type="primary"):
+            expected = operator_password() or ""
+            if hmac.compare_digest(typed.encode("utf-8"), expected.encode("utf-8")):
+                st.session_state["signed_in"] = True
+                st.rerun()
+            time.sleep(1.0)
+            st.error("That is not the password.", icon=":material/lock:")
+
+
 @st.cache_resource
 def run_store() -> RunStore:
     """The run catalogue, shared by every session of this server."""
@@ -97,7 +139,7 @@ def run_store() -> RunStore:
 def executor() -> QueueExecutor:
     """One executor per server process (thread or subprocess, from $CLUSTERLENS_EXECUTOR), shared by all sessions;
     runs left queued in the catalogue start when it does."""
-    return make_executor(run_store())
+    return make_executor(run_store(), runner=RUN_FUNCTION)
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")
@@ -120,6 +162,30 @@ def finished_run_picker(method: str | None = None, label: str = "Run", key: str 
     if record.id != current:
         set_current_run(record.id)
     return record
+
+
+@st.cache_resource
+def warm_up() -> threading.Thread:
+    """Import the naming library (BERTopic: many seconds) once per server, in the background, so that the first
+    page that names clusters after an edit does not wait for it."""
+    thread = threading.Thread(target=importlib.import_module, args=("bertopic",), name="clusterlens-warm-up",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the run…")
+def curation(run_dir: str) -> Curation:
+    """A finished run as the analyst curates it (names, edits, current clusters), one per run per server."""
+    return Curation(run_dir)
+
+
+def show_scores(scores: dict, keys: tuple[str, ...] = ("acc", "nmi", "ari", "silhouette")) -> None:
+    """The headline scores as cards on the 0-100 scale, each explained in a line."""
+    shown = [key for key in keys if as_shown(key, scores.get(key)) is not None]
+    for column, key in zip(st.columns(max(len(shown), 1)), shown):
+        name, explanation = METRIC_INFO[key]
+        column.metric(name, f"{as_shown(key, scores[key]):.1f}", help=explanation)
 
 
 def shown_on_explore(method: str) -> bool:

@@ -6,9 +6,8 @@ from core.data.dataset import ROLES
 from core.data.intake import load_dataset
 from core.data.samples import SAMPLES, load_sample
 from core.errors import ClusterLensError
-from pages.common import current_dataset, save_dataset
+from pages.common import UPLOAD_TYPES, current_dataset, save_dataset
 
-UPLOAD_TYPES = ["csv", "tsv", "tab", "txt", "jsonl", "ndjson", "parquet", "xlsx"]
 
 st.title("Data")
 st.caption("A table (CSV, Excel, Parquet) or a set of texts (a CSV column, a TXT file with one text per line, JSONL).")
@@ -46,7 +45,23 @@ st.dataframe(data.frame.head(200), width="stretch", height=260)
 
 st.subheader("Columns")
 st.caption("Roles decide what is clustered: numeric/categorical columns for tables, the text column for texts. "
-           "A label column is never used for clustering, only to score the result.")
+           "A label column is never used for clustering, only to score the result. Set one role for many columns "
+           "at once here, or change them one by one in the table below.")
+with st.form("bulk-roles", border=False):
+    columns_col, role_col, button_col = st.columns([4, 2, 1], vertical_alignment="bottom")
+    chosen = columns_col.multiselect("Columns", [str(column) for column in data.frame.columns],
+                                     placeholder="Pick several columns…", key="bulk-columns")
+    role = role_col.selectbox("Role", list(ROLES), key="bulk-role")
+    if button_col.form_submit_button("Set role", icon=":material/done_all:"):
+        if not chosen:
+            st.warning("Pick the columns to change first.", icon=":material/info:")
+        else:
+            by_name = {str(column): column for column in data.frame.columns}
+            try:
+                save_dataset(data.with_role([by_name[name] for name in chosen], role))
+                st.rerun()
+            except ClusterLensError as error:
+                st.error(f"{error} The previous roles are kept.", icon=":material/error:")
 with st.form("roles"):
     kind = st.radio("Treat the data as", ["table", "text"], index=["table", "text"].index(data.kind), horizontal=True)
     editor = pd.DataFrame({

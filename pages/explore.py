@@ -1,106 +1,242 @@
-"""Explore: the scatter coloured by cluster, scores, sizes, profiles, and the dendrogram with a k slider."""
-import numpy as np
+"""Explore: the run's current clusters (its own clustering plus the analyst's edits) with their names, the map,
+scores, profiles and examples; rename, merge, split, move rows, mark outliers, undo and redo, start over from a cut
+of the tree, and retrain from the edits."""
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from core.metrics import EXTERNAL_METRICS, INTERNAL_METRICS
-from core.profiles import profiles_frame
-from pages.charts import dendrogram_figure
-from pages.common import METRIC_NAMES, open_finished_run
+from core.curation import MarkOutliers, Merge, Move, Recut, Rename, Split
+from core.errors import ClusterLensError
+from core.metrics import METRIC_INFO, as_shown
+from core.runs import create_run
+from core.settings import RunConfig
+from pages.charts import cluster_map, dendrogram_figure
+from pages.common import (curation, executor, open_finished_run, run_store, set_current_run, show_scores,
+                          workspace_id)
+
+ROWS_PER_PAGE = 200
 
 
-def selected_row(point: dict) -> int:
-    """The data row of a selected point: its custom_data, which arrives as a list, a {"0": row} dict or a scalar."""
-    value = point["customdata"]
-    if isinstance(value, dict):
-        value = value.get("0", value.get(0))
-    elif isinstance(value, (list, tuple)):
-        value = value[0]
-    return int(value)
+def act(edit) -> None:
+    """Apply one edit to the current clusters and redraw the page; a wrong one is said, and nothing changes."""
+    try:
+        with st.spinner("Updating the clusters…"):
+            cur.apply(edit)
+        st.session_state["explore-done"] = f"Done: {cur.history()[-1].summary}."
+        forget_picked_clusters()
+    except ClusterLensError as error:
+        st.session_state["explore-error"] = str(error)
+    st.rerun()
 
 
-def metric_row(name: str, scores: dict) -> dict:
-    return {"representation": name, **{METRIC_NAMES[key]: scores.get(key) for key in (*INTERNAL_METRICS, *EXTERNAL_METRICS)
-                                       if key in scores}}
+def forget_picked_clusters() -> None:
+    """Empty the cluster picker after an edit (the picked clusters may be gone, renamed or split): the next run draws
+    a new picker, so no stale choice comes back from the browser."""
+    st.session_state["picker-generation"] = st.session_state.get("picker-generation", 0) + 1
+
+
+def step(direction: str) -> None:
+    """Undo or redo the last edit."""
+    try:
+        record = cur.undo() if direction == "undo" else cur.redo()
+        st.session_state["explore-done"] = f"{direction.capitalize()}: {record.summary}."
+        forget_picked_clusters()
+    except ClusterLensError as error:
+        st.session_state["explore-error"] = str(error)
+
+
+def parse_rows(text: str, n_rows: int) -> list[int]:
+    """Row numbers typed as "3, 17, 40-45"; a ClusterLensError names what is wrong."""
+    found: list[int] = []
+    for part in filter(None, (piece.strip() for piece in text.replace(";", ",").split(","))):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ClusterLensError(f"“{part}” is not a row number or a range like 40-45.") from None
+        if not 0 <= first <= last < n_rows:
+            raise ClusterLensError(f"Rows are numbered 0 to {n_rows - 1}; “{part}” is outside.")
+        found.extend(range(first, last + 1))
+    return found
+
+
+def selected_rows(event) -> list[int]:
+    """Row numbers of the points a lasso or box picked on the map (their custom data)."""
+    rows = set()
+    for point in (event.selection.points if event else []):
+        value = point.get("customdata")
+        if isinstance(value, dict):
+            value = value.get("0", value.get(0))
+        elif isinstance(value, (list, tuple)):
+            value = value[0]
+        if value is not None:
+            rows.add(int(value))
+    return sorted(rows)
 
 
 st.title("Explore")
+owner = workspace_id()
 record, run = open_finished_run("No finished run yet. Start one on the **Run** page.")
+cur = curation(str(record.path))
+with st.spinner("Naming the clusters…"):
+    state = cur.current()
+labels, names = state.labels, state.names()
+clusters = [c for c in state.clusters if c.id >= 0]
+history = cur.history()
+scores = cur.scores()
+source = {"setting": "the k you set", "method": f"{record.method}'s own choice", "silhouette": "the best silhouette",
+          "edits": "the edited run it was retrained from"}.get(run.scores.get("k_source"), "the run")
+st.caption(f"{run.data.name} · {len(labels):,} rows · **{len(clusters)} clusters**"
+           + (f" · {int((labels < 0).sum()):,} outliers" if (labels < 0).any() else "")
+           + f" · the run made {run.k} ({source})" + (f" · {sum(r.state == 'done' for r in history)} edit(s)"
+                                                      if history else ""))
+if run.scores.get("k_note"):
+    st.caption(run.scores["k_note"])
+for key, show in (("explore-done", st.success), ("explore-error", st.error)):
+    if key in st.session_state:
+        show(st.session_state.pop(key), icon=":material/info:" if key == "explore-done" else ":material/error:")
 
-max_k = max(2, min(run.tree.n_leaves_, 100))
-k = st.slider("Number of clusters (recuts the tree)", 2, max_k, min(max(run.k, 2), max_k), key=f"k-{record.id}",
-              help=f"The run chose k = {run.k}. Other values cut the cluster tree at that many clusters.")
-if k == run.k:
-    labels, scores = run.labels, run.scores["metrics"]
-    st.caption(f"{run.config.clustering.algorithm} clustering · k = {k} ({run.scores['k_source']}) · "
-               f"clustered in {run.scores['clustered_space']}")
-else:
-    labels, scores = run.recut(k)
-    st.caption(f"Tree cut at k = {k} (the run's own clustering had k = {run.k}) · clustered in "
-               f"{run.scores['clustered_space']}")
-
-rows = [metric_row(f"{record.method} (k={k})", scores)]
-if k != run.k:
-    rows.append(metric_row(f"{record.method} as run (k={run.k})", run.scores["metrics"]))
-details = run.scores.get("details", {})
-titles = run.scores.get("comparison_titles") or details.get("comparison_titles", {})
-rows += [metric_row(f"{titles.get(name, name)} (k={run.k})", values)
-         for name, values in run.scores.get("comparisons", {}).items()]
 st.subheader("Scores")
-headline = [key for key in ("acc", "nmi", "ari", "silhouette") if key in scores]
-for column, key in zip(st.columns(len(headline)), headline):
-    column.metric(METRIC_NAMES[key], f"{scores[key]:.3f}" if scores[key] == scores[key] else "n/a")
-st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch")
+show_scores(scores)
+rows = [{"clustering": "your current clusters", **{METRIC_INFO[k][0]: as_shown(k, v) for k, v in scores.items()}}]
+if history:
+    rows.append({"clustering": "as the run made them",
+                 **{METRIC_INFO[k][0]: as_shown(k, v) for k, v in run.scores["metrics"].items()}})
+titles = run.scores.get("comparison_titles") or run.scores.get("details", {}).get("comparison_titles", {})
+rows += [{"clustering": f"{titles.get(name, name)} (same k as the run)",
+          **{METRIC_INFO[k][0]: as_shown(k, v) for k, v in values.items()}}
+         for name, values in run.scores.get("comparisons", {}).items()]
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 if run.truth is None:
     st.caption("Mark a label column on the Data page before running to also get ACC, NMI, ARI and AMI.")
+details = run.scores.get("details", {})
 if details.get("loss", {}).get("step"):
-    st.subheader("Fine-tuning loss")
-    losses = details["loss"]
-    st.line_chart(pd.DataFrame({"loss": losses["step"]}).rename_axis("step"), height=220, x_label="step",
-                  y_label="causal-LM loss")
-    st.caption("Mean loss per epoch: " + ", ".join(f"{value:.3f}" for value in losses.get("epoch", [])
-                                                   if value is not None))
+    with st.expander("Fine-tuning loss"):
+        losses = details["loss"]
+        st.line_chart(pd.DataFrame({"loss": losses["step"]}).rename_axis("step"), height=220, x_label="step",
+                      y_label="causal-LM loss")
+        st.caption("Mean loss per epoch: " + ", ".join(f"{value:.3f}" for value in losses.get("epoch", [])
+                                                       if value is not None))
 
-scatter_col, sizes_col = st.columns([3, 1])
-frame = pd.DataFrame({"x": run.projection[:, 0], "y": run.projection[:, 1],
-                      "cluster": [("noise" if label < 0 else str(label)) for label in labels],
-                      "text": run.hover_texts(), "row": np.arange(len(labels))})
-with scatter_col:
+map_col, list_col = st.columns([3, 2])
+with map_col:
     st.subheader("Map")
-    figure = px.scatter(frame, x="x", y="y", color="cluster", hover_name="text", custom_data=["row"],
-                        category_orders={"cluster": sorted(frame["cluster"].unique(), key=lambda c: (len(c), c))})
-    figure.update_traces(marker={"size": 6, "opacity": 0.8})
-    figure.update_layout(height=520, dragmode="lasso", xaxis_visible=False, yaxis_visible=False,
-                         legend_title_text="cluster", margin={"l": 0, "r": 0, "t": 10, "b": 0})
-    event = st.plotly_chart(figure, on_select="rerun", selection_mode=("lasso", "box"), key=f"map-{record.id}-{k}")
-with sizes_col:
-    st.subheader("Sizes")
-    sizes = frame["cluster"].value_counts().rename_axis("cluster").reset_index(name="rows")
-    st.dataframe(sizes, hide_index=True, height=520)
+    figure, note = cluster_map(run.projection, labels, names, run.hover_texts())
+    event = st.plotly_chart(figure, on_select="rerun", selection_mode=("lasso", "box"),
+                            key=f"map-{record.id}-{state.version}")
+    st.caption((note + " " if note else "") + "Draw a lasso or a box to select rows.")
+with list_col:
+    st.subheader("Clusters")
+    table = pd.DataFrame([{"id": c.id, "name": c.name, "rows": c.size, "share": f"{c.share:.1%}"} for c in clusters])
+    st.dataframe(table, hide_index=True, width="stretch", height=min(560, 38 + 35 * len(table)),
+                 column_config={"id": st.column_config.NumberColumn(width="small")})
 
-selected = sorted({selected_row(point) for point in (event.selection.points if event else [])
-                   if point.get("customdata") is not None})
-if selected:
-    st.subheader(f"Selected rows ({len(selected)})")
-    picked = run.data.frame.iloc[selected].copy()
-    picked.insert(0, "cluster", labels[selected])
-    st.dataframe(picked, width="stretch")
-else:
-    st.caption("Draw a lasso or box on the map to list the rows inside it.")
+st.subheader("Edit")
+undo_col, redo_col, history_col = st.columns([1, 1, 4])
+undo_col.button("Undo", key="undo", icon=":material/undo:", on_click=step, args=("undo",),
+                disabled=not any(r.state == "done" for r in history))
+redo_col.button("Redo", key="redo", icon=":material/redo:", on_click=step, args=("redo",),
+                disabled=not any(r.state == "undone" for r in history))
+with history_col.expander(f"History ({len(history)} edits)"):
+    if history:
+        st.dataframe(pd.DataFrame([{"edit": r.summary, "state": r.state,
+                                    "when": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M")}
+                                   for r in history]), hide_index=True, width="stretch")
+    else:
+        st.caption("No edit yet. The run's own clustering is always kept; undo takes back any edit.")
+
+cluster_tab, rows_tab = st.tabs(["Clusters: rename, merge, split", "Rows: move, mark as outliers"], key="edit-tab",
+                              on_change="rerun")  # the open tab survives reruns (typing rows, an edit)
+with cluster_tab:
+    picker_key = f"edit-clusters-{record.id}-{st.session_state.get('picker-generation', 0)}"
+    chosen = st.multiselect("Clusters", [c.id for c in clusters], key=picker_key,
+                            format_func=lambda c: f"{names.get(c)} ({c})",
+                            placeholder="Pick one to rename or split, several to merge")
+    if len(chosen) == 1:
+        only = chosen[0]
+        name_col, split_col = st.columns(2)
+        with name_col:
+            new_name = st.text_input("Name", value=names.get(only, ""), key=f"name-{record.id}-{only}")
+            description = st.text_input("One-line description (optional)", key=f"description-{record.id}-{only}")
+            if st.button("Rename", key="rename", icon=":material/edit:"):
+                act(Rename(only, new_name, description or None))
+        with split_col:
+            parts = st.number_input("Split into (0: choose by silhouette)", min_value=0, max_value=50, value=0,
+                                    key="split-k")
+            if st.button(f"Split “{names.get(only)}”", key="split", icon=":material/call_split:"):
+                act(Split(only, k=int(parts) or None))
+    elif len(chosen) > 1:
+        if st.button(f"Merge {len(chosen)} clusters into “{names.get(chosen[0])}”", key="merge",
+                     icon=":material/call_merge:"):
+            act(Merge(tuple(chosen)))
+with rows_tab:
+    typed = st.text_input("Rows (numbers as in the `row` column, e.g. 3, 17, 40-45)", key=f"edit-rows-{record.id}",
+                          help="Or draw a lasso or a box on the map: the selected rows are added to these.")
+    try:
+        rows_picked = sorted(set(selected_rows(event)) | set(parse_rows(typed, len(labels))))
+    except ClusterLensError as error:
+        st.error(str(error), icon=":material/error:")
+        rows_picked = selected_rows(event)
+    if rows_picked:
+        st.markdown(f"**{len(rows_picked):,} selected row(s)**")
+        targets = {c.id: c.name for c in clusters}
+        move_col, outlier_col = st.columns([3, 1])
+        with move_col:
+            target = st.selectbox("Move them to", ["new", *targets], key="move-to",
+                                  format_func=lambda t: "a new cluster" if t == "new" else f"{targets[t]} ({t})")
+            if st.button("Move", key="move", icon=":material/low_priority:"):
+                act(Move(tuple(rows_picked), to=target))
+        if outlier_col.button("Mark as outliers", key="outliers"):
+            act(MarkOutliers(tuple(rows_picked)))
+        pages = max(1, -(-len(rows_picked) // ROWS_PER_PAGE))
+        page = st.number_input("Page", min_value=1, max_value=pages, value=1, key="rows-page") if pages > 1 else 1
+        shown = rows_picked[(page - 1) * ROWS_PER_PAGE:page * ROWS_PER_PAGE]
+        listing = run.data.frame.iloc[shown].copy()
+        listing.insert(0, "cluster", [names.get(int(labels[i]), "") for i in shown])
+        listing.insert(0, "row", shown)
+        st.dataframe(listing, hide_index=True, width="stretch")
+    else:
+        st.caption("No row selected.")
 
 st.subheader("What each cluster is")
-if run.data.kind == "table":
-    st.dataframe(profiles_frame(run.profiles(labels)), hide_index=True, width="stretch")
-else:
-    terms = run.terms(labels)
-    texts = run.data.texts()
-    st.dataframe(pd.DataFrame([{
-        "cluster": cluster, "size": int((labels == cluster).sum()), "top words": ", ".join(words),
-        "examples": " | ".join(texts[i] for i in np.flatnonzero(labels == cluster)[:3]),
-    } for cluster, words in sorted(terms.items())]), hide_index=True, width="stretch")
+terms = cur.terms() if run.data.kind == "text" else {}
+profiles = {p.cluster: p.summary for p in cur.profiles()} if run.data.kind == "table" else {}
+st.dataframe(pd.DataFrame([{
+    "id": c.id, "name": c.name, "rows": c.size, "description": c.description,
+    "sets it apart": ", ".join(terms.get(c.id, [])) if terms else profiles.get(c.id, ""),
+    "examples": " | ".join(c.examples)} for c in state.clusters]), hide_index=True, width="stretch",
+    column_config={"description": st.column_config.TextColumn(width="large"),
+                   "examples": st.column_config.TextColumn(width="large")})
 
-st.subheader("Dendrogram")
-st.plotly_chart(dendrogram_figure(run.tree, k), key=f"dendrogram-{record.id}")
-st.caption(f"The tree is built over {run.tree.n_leaves_} leaves"
-           + (" (cluster centres, since the data set is large)." if run.tree.n_leaves_ < len(labels) else "."))
+st.subheader("Granularity: start over from a cut of the tree")
+tree_col, cut_col = st.columns([3, 2])
+with cut_col:
+    k = int(st.number_input("Number of clusters", min_value=2, max_value=run.tree.n_leaves_,
+                            value=min(max(len(clusters), 2), run.tree.n_leaves_), key=f"cut-{record.id}"))
+    preview = cur.recut_preview(k)
+    st.caption(preview.message)
+    if st.button(f"Use this cut ({k} clusters)", key="recut", icon=":material/content_cut:"):
+        act(Recut(k))
+with tree_col:
+    st.plotly_chart(dendrogram_figure(run.tree, k), key=f"dendrogram-{record.id}")
+    st.caption(f"The tree is built over {run.tree.n_leaves_} leaves"
+               + (" (cluster centres, since the data set is large)." if run.tree.n_leaves_ < len(labels) else "."))
+
+if run.data.kind == "text":
+    st.subheader("Retrain from my edits")
+    done = sum(r.state == "done" and r.kind != "rename" for r in history)
+    st.caption("Your moves, merges and splits (and the triplet answers you reviewed) become training examples: the "
+               "embedder is fine-tuned on them and every row is clustered again, in a new run. Your names follow "
+               "their clusters; this run stays as it is.")
+    if st.button("Retrain from my edits", key="retrain", icon=":material/model_training:", disabled=done == 0,
+                 help=None if done else "Move, merge or split something first."):
+        try:
+            config = RunConfig(method=run.config.method, dataset=run.config.dataset, kind=run.config.kind,
+                               roles=run.config.roles, method_settings=run.config.method_settings,
+                               clustering=run.config.clustering, task="retrain", source=str(record.path))
+            child = create_run(run_store(), config, run.data.frame, owner=owner, parent=record.id)
+            executor().submit(child.id)
+            set_current_run(child.id)
+            st.success(f"Started run **{child.id}**; follow it on the Run page.", icon=":material/model_training:")
+            st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
+        except ClusterLensError as error:
+            st.error(str(error), icon=":material/error:")

@@ -1,13 +1,15 @@
 """Run: choose a method and settings, see what the run will cost, start it in the background, follow it, and manage
 past runs."""
+import time
+
 import pandas as pd
 import streamlit as st
 
 from core.device import resolve_device
 from core.errors import ClusterLensError
 from core.methods import METHODS, method_settings, methods_for
-from core.progress import format_duration
 from core.runs import create_run
+from core.runs.estimates import EstimateLog, time_left
 from core.settings import ClusteringSettings, RunConfig, settings_from_dict
 from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, require_dataset, run_label,
                           run_store, set_current_run, shown_on_explore, workspace_id)
@@ -22,7 +24,7 @@ def show_estimates(method, settings, data) -> None:
     seconds = method.estimate_seconds(data, settings, device)
     questions = method.estimate_questions(data, settings)
     if seconds is not None:
-        st.caption(f"Estimated time on {device}: about {format_duration(seconds)}.")
+        st.caption(EstimateLog(run_store().db_path).estimate(method.name, device, seconds).describe())
     if questions is not None:
         st.info(questions.describe(), icon=":material/payments:")
 
@@ -87,6 +89,9 @@ def live_status() -> None:
         return
     st.markdown(f"**Current run** `{record.id}` · {record.method} · {record.dataset}")
     st.progress(min(max(record.progress, 0.0), 1.0), text=f"{record.status} · {record.stage} · {record.message}")
+    if record.status == "running" and record.started:
+        expected = EstimateLog(run_store().db_path).expected_seconds(record.id)
+        st.caption(f"Whole run: {time_left(record.progress, time.time() - record.started, expected)}.")
     if record.status == "queued" and (place := executor().queue_position(record.id)) is not None:
         st.caption(place.describe())
     if record.status in ("queued", "running"):

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("judges and training", ("llm", "train")),
     ("methods", ("methods",)),
     ("curation and runs", ("curation", "runs", "export", "workspace", "projects")),
-    ("bench and CLI", ("bench", "__main__")),
+    ("tasks, bench and CLI", ("tasks", "bench", "__main__")),
 ]
 
 

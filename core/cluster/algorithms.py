@@ -12,12 +12,13 @@ from collections.abc import Callable
 import numpy as np
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from sklearn.cluster import HDBSCAN, KMeans, SpectralClustering
+from sklearn.neighbors import KNeighborsClassifier
 
 from core.cluster.choose_k import best_k, default_k_range, search_k
 from core.cluster.hierarchy import LINKAGES, ClusterTree, check_linkage
-from core.cluster.reduce import as_matrix
+from core.cluster.reduce import RowMap, as_matrix, fit_rows, in_process
 from core.errors import SettingsError
-from core.settings import Algorithm
+from core.settings import FIT_SAMPLE, Algorithm
 
 __all__ = ["ALGORITHMS", "LINKAGES", "Clusterer", "choose_k_by_silhouette", "cluster", "labeller"]
 
@@ -25,6 +26,11 @@ ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 NOISE = -1
 HDBSCAN_MIN_CLUSTER_SIZE = 10  # BERTopic's default
 AGGLOMERATIVE_MAX_ROWS = 20_000  # exact agglomeration stores all n² / 2 pairwise distances (1.6 GB at this size)
+ASSIGN_NEIGHBORS = 5
+"""Fitted rows that vote for the cluster of a row the clusterer did not see (all algorithms but k-means, which
+assigns a row to its nearest centre); five voters, as new rows are assigned to a curated run's clusters."""
+PREDICT_BLOCK = 10_000
+"""Rows assigned at once: a block's distances to 300 centres take 24 MB."""
 
 
 def check_algorithm(algorithm: str) -> None:
@@ -82,13 +88,19 @@ class Clusterer:
     silhouette (`k_range`, or `default_k_range(n)` when None). hdbscan ignores `n_clusters` and `k_range`: it finds the clusters itself and marks noise as -1, with
     `min_cluster_size` defaulting to 10 (BERTopic's value) clipped to [2, n // 2] for small data.
 
-    Learned: `labels_`, `n_clusters_` (noise excluded), `k_curve_` ({k: silhouette} when k was chosen, else None) and
-    `noise_fraction_`.
+    Above `fit_sample` rows the clustering (and the search for k) is fitted on a seeded sample of that size and the
+    other rows are assigned with `predict` (through `row_map`: here, or in parallel on a cluster): the nearest
+    k-means centre, or a vote of the ASSIGN_NEIGHBORS nearest fitted rows for the other algorithms.
+
+    Learned: `labels_`, `n_clusters_` (noise excluded), `k_curve_` ({k: silhouette} when k was chosen, else None),
+    `noise_fraction_`, and what `predict` needs: `centers_` and `center_labels_` (k-means) or `voter_`, a
+    nearest-neighbour classifier over the fitted rows.
     """
 
     def __init__(self, algorithm: str = "kmeans", n_clusters: int | None = None, *,
                  k_range: tuple[int, int] | None = None,
-                 linkage: str = "ward", seed: int = 0, min_cluster_size: int | None = None, n_init: int = 10) -> None:
+                 linkage: str = "ward", seed: int = 0, min_cluster_size: int | None = None, n_init: int = 10,
+                 fit_sample: int | None = FIT_SAMPLE, row_map: RowMap = in_process) -> None:
         self.algorithm = algorithm
         self.n_clusters = n_clusters
         self.k_range = k_range
@@ -96,12 +108,54 @@ class Clusterer:
         self.seed = seed
         self.min_cluster_size = min_cluster_size
         self.n_init = n_init
+        self.fit_sample = fit_sample
+        self.row_map = row_map
 
     def fit(self, X: np.ndarray, y: None = None) -> "Clusterer":
-        """Cluster X; `y` is ignored (there for scikit-learn compatibility)."""
+        """Cluster X (a sample of it above `fit_sample` rows, then assign the rest); `y` is ignored (there for
+        scikit-learn compatibility)."""
+        X = as_matrix(X)
+        fitted = fit_rows(len(X), self.fit_sample, self.seed)
+        self._fit_rows(X[fitted])
+        if len(fitted) < len(X):
+            labels = np.empty(len(X), dtype=np.int64)
+            labels[fitted] = self.labels_
+            rest = np.setdiff1d(np.arange(len(X)), fitted, assume_unique=True)
+            labels[rest] = self.row_map(self.predict, X[rest])
+            renumbered = by_size(labels)
+            old, first = np.unique(labels, return_index=True)  # so that predict answers in the new numbering too
+            self._relabel(dict(zip(old.tolist(), renumbered[first].tolist())))
+            self._set_labels(renumbered)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The cluster of each row of X (k-means: the nearest centre; else a vote of the nearest fitted rows), in
+        blocks of PREDICT_BLOCK rows so memory stays flat."""
+        X = as_matrix(X)
+        if self.centers_ is None:
+            return np.concatenate([self.voter_.predict(X[start:start + PREDICT_BLOCK]).astype(np.int64)
+                                   for start in range(0, len(X), PREDICT_BLOCK)] or [np.zeros(0, np.int64)])
+        squares = np.square(self.centers_).sum(1)[None, :]
+        return np.concatenate([self.center_labels_[np.argmin(squares - 2 * X[start:start + PREDICT_BLOCK]
+                                                             @ self.centers_.T, axis=1)]
+                               for start in range(0, len(X), PREDICT_BLOCK)] or [np.zeros(0, np.int64)])
+
+    def _relabel(self, mapping: dict[int, int]) -> None:
+        """Renumber the clusters `predict` answers with."""
+        if self.centers_ is not None:
+            self.center_labels_ = np.array([mapping[label] for label in self.center_labels_.tolist()])
+        else:
+            self.voter_.classes_ = np.array([mapping[label] for label in self.voter_.classes_.tolist()])
+
+    def _set_labels(self, labels: np.ndarray) -> None:
+        self.labels_ = labels
+        self.n_clusters_ = int(len(np.unique(labels[labels != NOISE])))
+        self.noise_fraction_ = float(np.mean(labels == NOISE))
+
+    def _fit_rows(self, X: np.ndarray) -> None:
+        """Cluster every row of X and keep what `predict` needs."""
         check_algorithm(self.algorithm)
         check_linkage(self.linkage)
-        X = as_matrix(X)
         n = len(X)
         if n < 2:
             raise SettingsError(f"Clustering needs at least 2 rows; this data has {n}.")
@@ -124,10 +178,13 @@ class Clusterer:
                     raise SettingsError(f"With {n} rows, {self.algorithm} can make between 2 and {most} clusters, "
                                         f"not {k}. Pick k in that range.")
             labels = label_at(k)
-        self.labels_ = labels
-        self.n_clusters_ = int(len(np.unique(labels[labels != NOISE])))
-        self.noise_fraction_ = float(np.mean(labels == NOISE))
-        return self
+        self._set_labels(labels)
+        self.centers_ = None
+        if self.algorithm == "kmeans":
+            self.center_labels_ = np.unique(labels)
+            self.centers_ = np.stack([X[labels == label].mean(axis=0) for label in self.center_labels_])
+        else:
+            self.voter_ = KNeighborsClassifier(n_neighbors=min(ASSIGN_NEIGHBORS, n)).fit(X, labels)
 
     def _hdbscan(self, X: np.ndarray) -> np.ndarray:
         size = self.min_cluster_size

@@ -371,3 +371,7 @@ def _demote_rivals(roles: dict[str, str], guessed: dict[str, str], overrides: di
         roles[column] = "ignore"
     return [f"Column {c!r} also looked like a {role} column; set to 'ignore' because {chosen[0]!r} was chosen."
             for c in rivals]
+
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(extension.lstrip(".") for extension in _PARSERS)
+"""The file endings intake reads (what an upload widget should accept)."""

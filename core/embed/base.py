@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -27,16 +30,25 @@ class Embedder(Protocol):
         ...
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local folder or a Hugging Face id, loaded on first use."""
+    """A sentence-transformers model from a local folder or a Hugging Face id, loaded on first use.
+
+    On the CPU, torch computes with `threads` threads (default: every core this process may use; torch's own default
+    counts the machine's cores, which oversubscribes a process pinned to fewer)."""
 
     def __init__(self, model: str, *, name: str | None = None, device: str = "cpu", batch_size: int = 64,
-                 offline: bool = True) -> None:
+                 offline: bool = True, threads: int | None = None) -> None:
         self.model = model
         self.name = name or model
         self.device = device
         self.batch_size = batch_size
         self.offline = offline
+        self.threads = threads
         self._loaded = None
         self._lock = threading.Lock()
 
@@ -44,6 +56,10 @@ class SentenceTransformerEmbedder:
         """The underlying SentenceTransformer, loaded once (thread-safe)."""
         with self._lock:
             if self._loaded is None:
+                if self.device == "cpu":
+                    import torch
+
+                    torch.set_num_threads(self.threads or available_cores())
                 self._loaded = load_sentence_transformer(self.model, device=self.device, offline=self.offline)
         return self._loaded
 
@@ -107,3 +123,22 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
     worker.start()
     worker.join(timeout)
     return bool(result and result[0])
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Short content key of a local model folder (weight file sizes and times), so a changed model misses the cache."""
+    stamp = hashlib.sha256(str(folder.resolve()).encode())
+    for weights in sorted(folder.rglob("*.safetensors")) + sorted(folder.rglob("*.bin")):
+        info = weights.stat()
+        stamp.update(f"{weights.name}:{info.st_size}:{info.st_mtime_ns}".encode())
+    return stamp.hexdigest()[:16]
+
+
+def transformer_folder(folder: Path) -> Path:
+    """Where a sentence-transformers folder keeps its transformer (the root for MiniLM and MPNet)."""
+    modules = folder / "modules.json"
+    if modules.exists():
+        for module in json.loads(modules.read_text()):
+            if module.get("type", "").endswith("Transformer"):
+                return folder / module.get("path", "")
+    return folder

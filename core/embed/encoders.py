@@ -7,13 +7,12 @@ shared, cached models.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.embed.base import hub_reachable
+from core.embed.base import hub_reachable, transformer_folder
 from core.embed.registry import describe_embedder
 from core.errors import ModelUnavailableError, SettingsError
 
@@ -37,16 +36,6 @@ def encode_with(model: Any, texts: list[str], batch_size: int = 64) -> np.ndarra
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32)
-
-
-def transformer_folder(folder: Path) -> Path:
-    """Where a sentence-transformers folder keeps its transformer (the root for MiniLM and MPNet)."""
-    modules = folder / "modules.json"
-    if modules.exists():
-        for module in json.loads(modules.read_text()):
-            if module.get("type", "").endswith("Transformer"):
-                return folder / module.get("path", "")
-    return folder
 
 
 def load_encoder(spec: str, device: str = "cpu") -> tuple[Any, Any]:

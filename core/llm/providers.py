@@ -18,6 +18,7 @@ import fnmatch
 import json
 import os
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,22 @@ def use_secrets(secrets: Mapping[str, Any]) -> Providers:
     global _secrets
     _secrets = dict(secrets)
     return current_providers()
+
+
+SECRETS_FILES = (Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit") / "secrets.toml")
+"""Where Streamlit reads the operator's secrets (the global file, then the app folder's, which wins)."""
+
+
+def secrets_from_files(files: Sequence[Path] = SECRETS_FILES) -> dict[str, Any]:
+    """The operator's Streamlit secrets read as Streamlit would, for a process that is not the app (a run's worker
+    subprocess), so a judge there gets the same keys; a missing or unreadable file gives nothing."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        try:
+            merged.update(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+    return merged
 
 
 def current_providers() -> Providers:

@@ -1,5 +1,5 @@
 """Runs: a folder per run, the SQLite catalogue (also the queue), the pure run function, the job that runs it, and
-the executors (thread, subprocess) behind one seam."""
+the executors (thread, subprocess, Ray) behind one seam."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from core import paths
+from core.data.dataset import Dataset
 from core.storage import RunDirectory
+from core.runs.estimates import EstimateLog, first_guess
 from core.runs.execute import execute_run, load_run_dataset, prepare_run
-from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor, make_executor
+from core.runs.engines import make_executor
+from core.runs.executors import Executor, QueueExecutor, SubprocessExecutor, ThreadExecutor
 from core.runs.jobs import RunOutcome, run_job, worker_name
 from core.runs.queue import QueuePosition
 from core.runs.store import RunRecord, RunStore
@@ -29,9 +32,12 @@ def create_run(store: RunStore, config: RunConfig, frame: pd.DataFrame, *, owner
                           path=path)
     try:
         prepare_run(record.directory, config, frame)
+        guess = first_guess(config, Dataset(frame, config.kind, config.roles, name=config.dataset))  # in memory
     except BaseException:
         store.delete(record.id)
         raise
+    if guess is not None:
+        EstimateLog(store.db_path).guessed(record.id, config.method, guess[1], len(frame), guess[0])
     return store.get(record.id)
 
 

@@ -3,7 +3,8 @@
 The catalogue is the queue. An executor puts a run in it, and starts the fairest waiting runs while fewer than its
 number of slots are busy; each run is one call of `run_job`, which reports only through the catalogue. Executors
 differ only in `launch`, how a job is started: a thread of this process, or a detached subprocess that outlives the
-server. A distributed executor (Ray) would be one more `launch` that sends `run_job` to a worker node.
+server. The Ray executor (core/runs/ray_engine.py) is one more `launch`, which sends `run_job` to a cluster node;
+`core.runs.engines.make_executor` picks one.
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from core.runs.queue import QueuePosition
 from core.runs.store import ACTIVE, RunStore
 from core.storage import LOG
 
-EXECUTORS = ("thread", "subprocess")
 DEFAULT_EXECUTOR = "subprocess"
 """What `make run` uses when $CLUSTERLENS_EXECUTOR is not set. A subprocess costs each run 30-40 s more on a loaded
 2-core machine (imports, then UMAP's compilation, which a long-lived server pays once), and in return a run survives
@@ -190,14 +190,3 @@ class SubprocessExecutor(QueueExecutor):
         with (self.store.get(run_id).path / LOG).open("ab") as log:  # the worker's own output goes to the run's log
             subprocess.Popen(command, cwd=paths.REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def make_executor(store: RunStore, kind: str | None = None) -> QueueExecutor:
-    """The executor named by `kind` or $CLUSTERLENS_EXECUTOR (thread or subprocess; default DEFAULT_EXECUTOR), on
-    $CLUSTERLENS_WORKERS slots."""
-    kind = kind or os.environ.get("CLUSTERLENS_EXECUTOR", "").strip() or DEFAULT_EXECUTOR
-    if kind == "thread":
-        return ThreadExecutor(store)
-    if kind == "subprocess":
-        return SubprocessExecutor(store)
-    raise ClusterLensError(f"CLUSTERLENS_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {kind!r}.")

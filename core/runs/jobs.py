@@ -6,6 +6,8 @@ the error handling, and when even the last write fails the heartbeat stops, so t
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import socket
 import sqlite3
@@ -21,6 +23,7 @@ from typing import Any
 from core.errors import ClusterLensError, RunCancelled
 from core.progress import ProgressFn
 from core.runs.disk import remove_checkpoints
+from core.runs.estimates import EstimateLog
 from core.runs.execute import execute_run
 from core.runs.store import RunStore
 from core.settings import RunConfig
@@ -123,9 +126,12 @@ def run_job(store: RunStore, run_id: str, *, worker: str, runner: Runner = execu
     if record is None:
         return None
     progress = ProgressWriter(store, run_id, worker, echo=echo)
+    started, whole = time.monotonic(), record.progress == 0.0  # a resumed run's time says little of a whole run's
     with Heartbeat(store, run_id, worker):
         outcome = _attempt(record.directory, runner, progress, CancelFlag(store, run_id, worker))
         _record(store, run_id, worker, record.directory, outcome, progress.fraction)
+    if outcome.status == "done" and whole:
+        _learn_duration(store, run_id, time.monotonic() - started)
     return outcome
 
 
@@ -169,9 +175,26 @@ def _record(store: RunStore, run_id: str, worker: str, directory: RunDirectory, 
             _log(directory, f"could not record the outcome: {error}")
 
 
+def _learn_duration(store: RunStore, run_id: str, seconds: float) -> None:
+    """Tell the estimates how long this run took (best effort: an estimate is not worth failing a finished run)."""
+    with contextlib.suppress(OSError, sqlite3.Error):
+        EstimateLog(store.db_path).finished(run_id, seconds)
+
+
 def _log(directory: RunDirectory, message: str) -> None:
     """Append to the run's log when the disk allows (a full disk must not hide the outcome)."""
     try:
         directory.log(message)
     except OSError:
         pass
+
+
+def named_runner(spec: str) -> Runner:
+    """The run function named "module:function", imported when the run starts, so that a bad name fails the run
+    (with the trace in its log) instead of leaving it queued for the next worker to trip over."""
+
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return run

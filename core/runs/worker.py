@@ -2,28 +2,18 @@
 
 It runs the job (which reports only through the catalogue), then starts the next queued runs, so the queue drains
 with no server alive. The run's outcome is in the catalogue; the exit status only says whether this process worked.
+The operator's Streamlit secrets files are read here as the app reads them, so a judge in a worker gets the same
+endpoints and keys (still never through the environment).
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Any
 
+from core.llm.providers import secrets_from_files, use_secrets
 from core.runs.executors import DEFAULT_RUNNER, SubprocessExecutor
-from core.runs.jobs import Runner, run_job
+from core.runs.jobs import named_runner, run_job
 from core.runs.store import RunStore
-
-
-def named_runner(spec: str) -> Runner:
-    """The run function named "module:function", imported when the run starts, so that a bad name fails the run
-    (with the trace in its log) instead of leaving it queued for the next worker to trip over."""
-
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        module, _, name = spec.partition(":")
-        return getattr(importlib.import_module(module), name)(*args, **kwargs)
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, required=True, help="how many runs may execute at once")
     args = parser.parse_args(argv)
     store = RunStore(args.catalogue, args.runs_root)
+    use_secrets(secrets_from_files())
     try:
         run_job(store, args.run_id, worker=args.worker, runner=named_runner(args.runner))
     finally:

@@ -2,11 +2,13 @@
 optimizer state and the loss history, in one folder.
 
 Written to a temporary folder and swapped in, so a crash keeps the previous one; it resumes only under the same
-training settings (its fingerprint), and says which settings changed otherwise.
+training settings (its fingerprint), and says which settings changed otherwise. One that cannot be read (a bad disk,
+a hand edit) is refused with DamagedCheckpointError before anything is restored, so the caller can train again.
 """
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,10 @@ STATE = "state.pt"
 FINGERPRINT = "fingerprint.json"
 FORMAT = 2  # 1: the per-method checkpoints before core.train's loop (no step position)
 History = dict[str, list[float]]
+
+
+class DamagedCheckpointError(SettingsError):
+    """A checkpoint's files cannot be read; nothing was restored from it."""
 
 
 @dataclass(frozen=True)
@@ -70,38 +76,51 @@ class Checkpoint:
         shutil.rmtree(old, ignore_errors=True)
 
     def load(self, model: Any, optimizer: Any) -> tuple[Position, History]:
-        """Restore weights and optimizer; return (position, history). Refuses a checkpoint of other settings."""
-        import torch
-
-        state = torch.load(self.folder / STATE, weights_only=True)
+        """Restore weights and optimizer; return (position, history). Refuses a checkpoint of other settings, and one
+        that cannot be read (DamagedCheckpointError, raised before the model or optimizer is touched)."""
+        state, saved_fingerprint, weights = self._read()
         if state.get("format") != FORMAT:
             raise SettingsError(f"The checkpoint in {self.folder} was written by an earlier version of ClusterLens and "
                                 "cannot be resumed. Delete the folder to start over.")
-        self._check_fingerprint()
+        self._check_fingerprint(saved_fingerprint)
         if self.adapter:
             from peft import set_peft_model_state_dict
-            from safetensors.torch import load_file
 
-            set_peft_model_state_dict(model, load_file(str(self.folder / ADAPTER / "adapter_model.safetensors")))
+            set_peft_model_state_dict(model, weights)
         else:
-            self._load_trainable(model)
+            self._load_trainable(model, weights)
         optimizer.load_state_dict(state["optimizer"])
         history = {name: list(values) for name, values in state["history"].items()}
         return Position(int(state["epoch"]), int(state["step"])), history
 
-    def _check_fingerprint(self) -> None:
-        saved = json.loads((self.folder / FINGERPRINT).read_text())
+    def _read(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(state, fingerprint, weights) as saved; DamagedCheckpointError when any of them cannot be read."""
+        import torch
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        weights = self.folder / ADAPTER / "adapter_model.safetensors" if self.adapter else self.folder / WEIGHTS
+        try:
+            state = torch.load(self.folder / STATE, weights_only=True)
+            fingerprint = json.loads((self.folder / FINGERPRINT).read_text())
+            if not isinstance(state, dict) or not isinstance(fingerprint, dict):
+                raise ValueError("not a checkpoint's content")
+            return state, fingerprint, load_file(str(weights))
+        except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
+            message = f"The checkpoint in {self.folder} cannot be read ({type(error).__name__})."
+            raise DamagedCheckpointError(message) from error
+
+    def _check_fingerprint(self, saved: dict[str, Any]) -> None:
         wanted = json.loads(json.dumps(self.fingerprint, sort_keys=True))
         changed = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
         if changed:
             raise SettingsError(f"The checkpoint in {self.folder} was made with other settings ({', '.join(changed)}). "
                                 "Keep the settings to resume, or delete the folder to start over.")
 
-    def _load_trainable(self, model: Any) -> None:
+    def _load_trainable(self, model: Any, saved: dict[str, Any]) -> None:
         import torch
-        from safetensors.torch import load_file
 
-        saved, trainable = load_file(str(self.folder / WEIGHTS)), _trainable(model)
+        trainable = _trainable(model)
         if set(saved) != set(trainable):
             raise SettingsError(f"The checkpoint in {self.folder} holds other weights than this model trains. "
                                 "Delete the folder to start over.")

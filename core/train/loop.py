@@ -14,7 +14,7 @@ import numpy as np
 
 from core.errors import SettingsError
 from core.progress import Eta, StepProgress, StopFn, check_stop
-from core.train.checkpoint import Checkpoint, History, Position
+from core.train.checkpoint import Checkpoint, DamagedCheckpointError, History, Position
 from core.train.seeding import epoch_generator, seed_step
 
 Examples = Callable[[int, np.random.Generator], Sequence[Any]]
@@ -101,7 +101,10 @@ class Trainer:
     def _resume(self, model: Any, optimizer: Any) -> Position:
         if self.checkpoint is None or not self.checkpoint.exists():
             return Position()
-        position, self.history_ = self.checkpoint.load(model, optimizer)
+        try:
+            position, self.history_ = self.checkpoint.load(model, optimizer)
+        except DamagedCheckpointError:  # nothing was restored: train from the start, the next save replaces it
+            return Position()
         if position.epoch > self.epochs:
             raise SettingsError(f"The checkpoint in {self.checkpoint.folder} already holds {position.epoch} epochs, "
                                 f"more than the {self.epochs} asked for. Ask for at least {position.epoch}, or delete "

@@ -46,6 +46,7 @@ def test_train_score_cluster_new_groups_and_add_a_correction(app, workspace):
     at.button(key="cactus-add").click().run()
     assert any("Added pasted 1 (4 entities)" in success.value for success in at.success)
     assert len(groups_of(workspace).frame) == rows_before + 4
+    assert any("41** clustered groups" in md.value for md in at.markdown)  # the count follows at once
 
 
 def test_before_any_training_there_is_nothing_to_cluster_with(app, workspace):
@@ -67,3 +68,10 @@ def test_example_groups_leave_the_main_data_set_alone(app, workspace):
     assert main.name == "penguins"
     at.switch_page("pages/data.py").run()
     assert at.subheader[0].value == "penguins"
+
+
+def test_training_shows_a_duration_estimate_before_it_starts(app):
+    at = app("pages/cactus.py")
+    at.button(key="cactus-example").click().run()
+    assert not at.exception
+    assert any("Estimated time on" in caption.value and "first guess" in caption.value for caption in at.caption)

@@ -45,3 +45,29 @@ def test_switching_kind_to_text_without_text_column_is_refused(app):
     at.button[-1].click().run()  # Apply roles (the form's submit button)
     assert not at.exception
     assert at.error and "no column is marked 'text'" in at.error[0].value
+
+
+def test_one_role_for_many_columns_at_once(app):
+    at = app()
+    at.selectbox[0].set_value("penguins")
+    at.button(key="load_sample").click().run()
+    at.multiselect(key="bulk-columns").set_value(["bill_length_mm", "bill_depth_mm", "island"])
+    at.selectbox(key="bulk-role").set_value("ignore")
+    at.button[-2].click().run()  # Set role (the bulk form's submit button)
+    assert not at.exception and not at.error
+    roles = dict(zip(at.data_editor[0].value["column"], at.data_editor[0].value["role"]))
+    assert roles["bill_length_mm"] == roles["bill_depth_mm"] == roles["island"] == "ignore"
+    assert roles["flipper_length_mm"] == "numeric"
+
+
+def test_a_bulk_role_that_leaves_nothing_to_cluster_is_refused_and_keeps_the_roles(app):
+    at = app()
+    at.selectbox[0].set_value("penguins")
+    at.button(key="load_sample").click().run()
+    before = dict(zip(at.data_editor[0].value["column"], at.data_editor[0].value["role"]))
+    at.multiselect(key="bulk-columns").set_value([c for c, r in before.items() if r != "label"])
+    at.selectbox(key="bulk-role").set_value("ignore")
+    at.button[-2].click().run()
+    assert not at.exception
+    assert at.error and "No usable feature column" in at.error[0].value
+    assert dict(zip(at.data_editor[0].value["column"], at.data_editor[0].value["role"])) == before

@@ -28,7 +28,7 @@ def test_granularity_without_clusterllm_runs(app):
     assert any("No finished ClusterLLM run" in info.value for info in at.info)
 
 
-def test_curve_dendrogram_sizes_and_recut(app, finished_run):
+def test_curve_dendrogram_and_use_this_k(app, finished_run):
     run = load_artifacts(finished_run.path)
     details = run.scores["details"]
     curve = granularity_curve(details)
@@ -36,20 +36,24 @@ def test_curve_dendrogram_sizes_and_recut(app, finished_run):
     assert predicted == max(curve, key=curve.get)
 
     at = app("pages/granularity.py")
-    slider = at.slider(key=f"granularity-k-{finished_run.id}")
-    assert slider.value == predicted == run.k == 3
+    picker = at.number_input(key=f"granularity-k-{finished_run.id}")
+    assert picker.value == predicted == run.k == 3
     charts = at.get("plotly_chart")
     assert len(charts) == 2
     figure = json.loads(charts[0].proto.spec)
     assert figure["data"][0]["x"] == list(curve) and figure["layout"]["shapes"][0]["x0"] == predicted
-    assert metric(at, "F-β at this k") == f"{curve[predicted]:.3f}"
-    assert metric(at, "ACC ↑") == "1.000"
-    assert at.dataframe[0].value["rows"].sum() == 60 and len(at.dataframe[0].value) == 3
+    assert metric(at, "F-β at this k") == f"{100 * curve[predicted]:.1f}"
+    assert metric(at, "ACC") == "100.0"
 
-    slider.set_value(6).run()
+    picker.set_value(6).run()
     assert not at.exception
     labels, scores = run.recut(6)
-    assert len(at.dataframe[0].value) == 6 and at.dataframe[0].value["rows"].sum() == 60
-    assert metric(at, "F-β at this k") == f"{curve[6]:.3f}"
-    assert metric(at, "NMI ↑") == f"{scores['nmi']:.3f}"
+    assert metric(at, "F-β at this k") == f"{100 * curve[6]:.1f}"
+    assert metric(at, "NMI") == f"{100 * scores['nmi']:.1f}"
     assert any("cut at k = 6" in c.value for c in at.caption)
+
+    at.button(key="use-k").click().run()  # every page now follows the cut
+    assert any("now the tree's cut at 6" in s.value for s in at.success)
+    explore = app("pages/explore.py")
+    listed = next(frame.value for frame in explore.dataframe if list(frame.value.columns)[:2] == ["id", "name"])
+    assert len(listed) == 6 and listed["rows"].sum() == 60

@@ -44,3 +44,20 @@ def test_a_page_without_a_project_points_to_the_start_page():
     at = fresh_tab()
     at.switch_page("pages/run.py").run()
     assert any("Open a project, or create one" in info.value for info in at.info)
+
+
+def test_a_password_set_by_the_operator_is_asked_before_anything_is_shown(monkeypatch, app, workspace):
+    monkeypatch.setenv("CLUSTERLENS_PASSWORD", "correct horse")
+    Workspaces(paths.workspaces_root()).create("Secret project")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["ws"] = workspace  # a link is not enough
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "ClusterLens" and not any("Secret project" in md.value for md in at.markdown)
+    at.text_input[0].input("guess")
+    at.form_submit_button[0].click().run()
+    assert at.error and "not the password" in at.error[0].value
+    assert all(title.value != "Data" for title in at.title)
+    at.text_input[0].input("correct horse")
+    at.form_submit_button[0].click().run()
+    assert not at.exception and at.title[0].value == "Data"

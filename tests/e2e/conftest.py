@@ -71,10 +71,23 @@ def browser():
         chromium.close()
 
 
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's outcome on the test item, so fixtures can tell whether the test failed."""
+    outcome = yield
+    setattr(item, f"report_{outcome.get_result().when}", outcome.get_result())
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
+    """A fresh browser context's tab; a failing test leaves a full-page screenshot in test-results/."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and not tab.is_closed():
+        folder = REPO / "test-results"
+        folder.mkdir(exist_ok=True)
+        tab.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
     context.close()

@@ -1,5 +1,7 @@
 """User stories in a real browser: upload texts, run the baseline, explore, download labels; a bad file."""
 
+import re
+
 import pandas as pd
 import pytest
 from playwright.sync_api import expect
@@ -44,17 +46,18 @@ def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tm
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
     page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=5)
     page.mouse.up()
-    expect(page.get_by_text("Selected rows (")).to_be_visible()
+    page.get_by_role("tab", name="Rows: move, mark as outliers").click()
+    expect(page.get_by_text(re.compile(r"^\d+ selected row\(s\)$"))).to_be_visible()
 
     page.get_by_role("link", name="Export").first.click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Labels (CSV)").click()
+        page.get_by_role("button", name="Labels with names (CSV)").click()
     saved = tmp_path / "labels.csv"
     download.value.save_as(saved)
     labels = pd.read_csv(saved)
-    assert labels.columns[0] == "cluster"
+    assert list(labels.columns[:3]) == ["row", "cluster", "name"]
     assert len(labels) == len(pd.read_csv(texts_csv))
-    assert labels["cluster"].nunique() >= 2
+    assert labels["cluster"].nunique() >= 2 and labels["name"].notna().all()
 
 
 def test_bad_file_gets_a_message_not_a_traceback(page, server, tmp_path):

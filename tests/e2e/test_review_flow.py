@@ -6,28 +6,16 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.widgets import choose, fill, new_project, open_advanced
+from tests.e2e.widgets import choose, load_support_sample, new_project, set_up_oracle_clusterllm
 
 pytestmark = pytest.mark.e2e
-
-TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1", "Rounds": "1",
-                   "Largest k the judge considers": "12"}
-
 
 def test_analyst_reviews_the_judge_and_retrains(page, server):
     started_at = time.monotonic()
     new_project(page, server, "Support review")
-    page.get_by_role("tab", name="Use a sample").click()
-    choose(page, "Sample", "Customer support requests")
-    page.get_by_role("button", name="Load sample").click()
-    expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+    load_support_sample(page)
 
-    page.get_by_role("link", name="Run").first.click()
-    choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
-    choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
-    open_advanced(page)
-    for label, value in TINY_CLUSTERLLM.items():
-        fill(page, label, value)
+    set_up_oracle_clusterllm(page)
     choose(page, "Reduce before clustering", "none")
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)

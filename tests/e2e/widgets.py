@@ -2,28 +2,41 @@
 from __future__ import annotations
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox (a first click may only move the focus away from a number field
-    being edited, so the list is opened again when it did not appear)."""
+def open_list(page, label: str, wanted=None) -> None:
+    """Open the option list of a Streamlit selectbox or multiselect (a first click may only move the focus away from
+    a field being edited, or land during a rerun, so the list is opened again when it did not appear)."""
     box = page.get_by_role("combobox", name=label)
-    wanted = page.get_by_role("option", name=option, exact=True)
+    wanted = wanted or page.get_by_role("option").first
     for _ in range(3):
         box.click()
         try:
             wanted.wait_for(timeout=5_000)
-            break
+            return
         except Exception:  # Playwright's TimeoutError: the list did not open; try again
-            continue
+            page.keyboard.press("Escape")
+            settle(page)
+    box.click()
+    wanted.wait_for()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by its visible text."""
+    wanted = page.get_by_role("option", name=option, exact=True)
+    open_list(page, label, wanted)
     wanted.click()
 
 
 def open_advanced(page, title: str = "Advanced settings") -> None:
     """Unfold every settings fold with this title (their widgets are only visible, and fillable, when open)."""
+    settle(page)  # a fold drawn by a rerun still under way would be replaced, closed, once it ends
     folds = page.locator("details").filter(has=page.get_by_text(title, exact=True))
     for index in range(folds.count()):
         fold = folds.nth(index)
-        if fold.get_attribute("open") is None:
+        for _ in range(3):
+            if fold.get_attribute("open") is not None:
+                break
             fold.locator("summary").first.click()
+            settle(page)
 
 
 def new_project(page, server: str, name: str) -> None:
@@ -50,3 +63,38 @@ def fill(page, label: str, value: str) -> None:
     field.fill(value)
     field.press("Enter")
     settle(page)
+
+
+def pick(page, label: str, options: list[str]) -> None:
+    """Pick options of a Streamlit multiselect by their visible text (the list is reopened for each)."""
+    for option in options:
+        wanted = page.get_by_role("option", name=option, exact=True)
+        open_list(page, label, wanted)
+        wanted.click()
+    page.keyboard.press("Escape")
+    settle(page)
+
+
+TINY_CLUSTERLLM = {"Triplet questions per round": "32", "Epochs per round": "1", "Rounds": "1",
+                   "Largest k the judge considers": "12"}
+"""ClusterLLM settings small enough for a browser test on a 2-core machine."""
+
+
+def load_support_sample(page) -> None:
+    """On the Data page: load the bundled 300 support requests and wait for their preview."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Use a sample").click()
+    choose(page, "Sample", "Customer support requests")
+    page.get_by_role("button", name="Load sample").click()
+    expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
+
+
+def set_up_oracle_clusterllm(page) -> None:
+    """On the Run page: ClusterLLM with the label column as its judge and TINY_CLUSTERLLM's settings (not started)."""
+    page.get_by_role("link", name="Run").first.click()
+    choose(page, "Method", "ClusterLLM (judge-guided fine-tuning + granularity)")
+    choose(page, "Judge", "The label column (benchmarks only: a perfect judge)")
+    open_advanced(page)
+    for label, value in TINY_CLUSTERLLM.items():
+        fill(page, label, value)

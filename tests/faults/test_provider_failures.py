@@ -7,6 +7,7 @@ remote reply or the key.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -209,3 +210,18 @@ def test_a_missing_key_is_a_settings_error_before_anything_is_asked(monkeypatch)
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(SettingsError, match="No API key.*OPENAI_API_KEY"):
         judge_from_spec("litellm:openai/gpt-4o-mini")
+
+
+def test_a_worker_process_reads_the_operators_secrets_files(tmp_path, monkeypatch):
+    """A run's worker subprocess is not the app: it reads the secrets files Streamlit reads, so its judge gets the
+    operator's keys too (the app folder's file wins over the global one), still without the environment."""
+    from core.llm.providers import secrets_from_files
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    global_file, app_file, broken = tmp_path / "global.toml", tmp_path / "app.toml", tmp_path / "broken.toml"
+    global_file.write_text('OPENAI_API_KEY = "global"\nOTHER = "kept"\n')
+    app_file.write_text('OPENAI_API_KEY = "app"\n')
+    broken.write_text("this is = = not toml")
+    secrets = secrets_from_files([global_file, app_file, broken, tmp_path / "missing.toml"])
+    assert secrets == {"OPENAI_API_KEY": "app", "OTHER": "kept"}
+    assert "OPENAI_API_KEY" not in os.environ

@@ -51,9 +51,10 @@ def test_a_failed_run_is_catalogued_with_the_progress_it_had_reached(tmp_path, t
                  "--out", str(out))
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: With 60 rows")
     record = cli_run(out)
-    assert (record.status, record.stage, record.progress) == ("failed", "failed", 0.75)  # failed while clustering
+    assert (record.status, record.stage) == ("failed", "failed")
+    assert 0.5 < record.progress < 1.0  # where clustering began (its share follows the stages' costs), not a clock
     assert record.message.startswith("With 60 rows")
-    assert json.loads((out / "status.json").read_text())["progress"] == 0.75
+    assert json.loads((out / "status.json").read_text())["progress"] == record.progress
 
 
 @pytest.mark.parametrize("content, expected", [

@@ -17,8 +17,8 @@ from core.errors import RunCancelled, SettingsError
 from core.llm import JudgmentStore, OracleJudge
 from core.methods.base import RunContext
 from core.methods.clusterllm import ClusterLLM, ClusterLLMMethod, ClusterLLMSettings
-from core.methods.clusterllm.sampling import (assignment_entropy, f_beta_curve, granularity_pairs, random_triplets,
-                                              triplets_by_entropy)
+from core.methods.clusterllm.sampling import (assignment_entropy, f_beta_curve, granularity_pairs, merge_mass,
+                                              random_triplets, triplets_by_entropy)
 from core.methods.clusterllm.objective import TripletFineTuner, info_nce_loss
 from core.storage import RunDirectory
 
@@ -218,6 +218,27 @@ def test_f_beta_curve_picks_the_labelled_granularity(level, k_true):
     assert ks[np.argmax(curve)] == k_true and curve.max() == pytest.approx(1.0)
 
 
+def test_weighted_granularity_asks_more_at_coarse_merges_and_counts_their_pairs():
+    """Coarse merges stand for most row pairs: they get more questions, and their answers weigh what they join."""
+    X, fine, coarse = hierarchy_points()
+    tree = ClusterTree(linkage="ward").fit(X)
+    mass = merge_mass(tree, 30)
+    assert mass.shape == (29,) and mass[0] == mass.max()  # the last merge joins the most pairs
+    pairs, steps = granularity_pairs(tree, k_max=30, per_step=3, seed=0, by_mass=True)
+    counts = np.bincount(steps)
+    assert counts[2] > 3 and counts[2:].min() == 3 and counts.max() <= 20
+    ks = np.arange(2, 31)
+    for labels, k_true in ((fine, 6), (coarse, 3)):
+        same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+        curve = f_beta_curve(steps, same, ks, mass=mass)
+        assert ks[np.argmax(curve)] == k_true
+    # one wrong "no" at a fine merge barely moves the weighted curve; a coarse step's answers decide it
+    same = coarse[pairs[:, 0]] == coarse[pairs[:, 1]]
+    noisy = same.copy()
+    noisy[np.flatnonzero(steps == 30)[0]] = False
+    assert ks[np.argmax(f_beta_curve(steps, noisy, ks, mass=mass))] == 3
+
+
 def test_clusterllm_estimator_end_to_end_with_an_oracle(tiny_model_dir, topic_texts, tmp_path):
     texts, labels = topic_texts
     estimator = ClusterLLM(embedder=load_tiny(tiny_model_dir), judge=OracleJudge(texts, labels), n_triplets=40,
@@ -241,7 +262,7 @@ def test_clusterllm_method_in_a_run(tiny_model_dir, topic_texts, tmp_path):
     data = Dataset(pd.DataFrame({"text": texts, "topic": labels}), "text", {"text": "text", "topic": "label"})
     store = JudgmentStore(tmp_path / "catalogue.sqlite")
     settings = ClusterLLMSettings(embedder="tiny", judge="oracle", n_triplets=32, epochs=1, iterations=1, lr=1e-3,
-                                  k_max=8)
+                                  k_max=8, granularity="paper")
 
     def run(run_id: str):
         context = RunContext(RunDirectory(tmp_path / run_id),
@@ -287,7 +308,7 @@ def test_clusterllm_bench_json_has_the_issue_keys(tiny_model_dir, topic_texts, t
     path = tmp_path / "topics.csv"
     pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
     settings = {"embedder": str(tiny_model_dir), "judge": "oracle", "n_triplets": 24, "epochs": 1, "iterations": 1,
-                "lr": 1e-3, "k_max": 6}
+                "lr": 1e-3, "k_max": 6, "granularity": "paper"}
     result = run_bench(BenchOptions(str(path), method="clusterllm", seeds=(1, 2), text_column="text",
                                     label_column="topic", method_settings=settings, work_dir=tmp_path / "work"))
     assert result["k_true"] == 3 and 2 <= result["k_predicted"] <= 6

@@ -78,7 +78,7 @@ def test_the_executor_and_its_slots_come_from_the_environment(home, monkeypatch)
     monkeypatch.setenv("CLUSTERLENS_WORKERS", "3")
     with make_executor(store) as executor:
         assert isinstance(executor, ThreadExecutor) and executor.workers == 3
-    monkeypatch.setenv("CLUSTERLENS_EXECUTOR", "ray")
+    monkeypatch.setenv("CLUSTERLENS_EXECUTOR", "dask")
     with pytest.raises(ClusterLensError, match="CLUSTERLENS_EXECUTOR must be one of thread, subprocess"):
         make_executor(store)
     monkeypatch.setenv("CLUSTERLENS_WORKERS", "many")

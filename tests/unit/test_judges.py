@@ -261,3 +261,22 @@ def test_embedding_judge_keeps_its_name_after_answering(fake_embedder):
     assert judge.name == before == "embedding:mpnet:t=0.5:m=0.1"
     judge.answer_pair("a", "b")
     assert len(fake_embedder.calls) == 2  # resolved once, reused
+
+
+def test_embedding_judge_with_neighbours_answers_only_where_the_neighbourhood_agrees(fake_embedder):
+    """Cosine alone must pick one choice even when neither shares the anchor's topic; the neighbourhood check
+    leaves such a question undecided, and keeps the answers its neighbours back."""
+    corpus = ["my card is late", "my card is lost", "my card is stuck", "my card is gone",
+              "refund is late", "refund the payment", "refund not received", "refund request please",
+              "reset my password", "password link expired", "forgot the password", "password change please"]
+    plain = EmbeddingJudge(fake_embedder)
+    checked = EmbeddingJudge(fake_embedder, corpus=corpus, neighbours=3)
+    same_topic = ("my card is late", "refund is late", "my card is lost")
+    neither = ("my card is late", "refund is late", "password link expired")
+    assert plain.answer_triplet(*same_topic).choice == checked.answer_triplet(*same_topic).choice == 2
+    assert plain.answer_triplet(*neither).choice is not None
+    undecided = checked.answer_triplet(*neither)
+    assert undecided.choice is None and "near=0" in undecided.raw
+    assert checked.answer_triplet("my card is late", "refund is late", "not in the corpus").choice == 1
+    assert checked.name.endswith(":nn=3") and ":nn=" not in plain.name  # their answers are stored apart
+    assert EmbeddingJudge(fake_embedder, neighbours=3).neighbours == 0  # no corpus, no check

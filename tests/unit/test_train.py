@@ -116,3 +116,16 @@ def test_a_checkpoint_from_before_the_shared_loop_is_refused(tmp_path):
     torch.save({key: value for key, value in state.items() if key not in ("format", "step")}, tmp_path / "state.pt")
     with pytest.raises(SettingsError, match="earlier version of ClusterLens .* Delete the folder"):
         train(tiny_model(), epochs=2, checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize("damaged", ["state.pt", "trainable.safetensors", "fingerprint.json"])
+def test_a_damaged_checkpoint_is_trained_again_from_the_start(tmp_path, damaged):
+    checkpoint = Checkpoint(tmp_path, {"lr": 1e-2})
+    train(tiny_model(), epochs=1, checkpoint=checkpoint)
+    (tmp_path / damaged).write_bytes(b"PK\x03\x04 garbage \x00\xff" * 8)  # what a bad disk or a hand edit leaves
+    again = tiny_model()
+    assert train(again, epochs=2, checkpoint=checkpoint).resumed_from_ == Position()
+    straight = tiny_model()
+    train(straight, epochs=2)
+    assert same_weights(again, straight)
+    assert train(tiny_model(), epochs=2, checkpoint=checkpoint).resumed_from_ == Position(epoch=2)  # saved anew

@@ -9,6 +9,7 @@ from core.data.encode import rows_to_texts
 from core.embed.registry import DEFAULT_EMBEDDER, EMBEDDER_CHOICES
 from core.embed.tabular import table_features
 from core.methods.base import Method, Representation, RunContext
+from core.methods.costs import LOAD_SECONDS, cluster_seconds, embed_seconds
 from core.settings import option
 
 
@@ -45,3 +46,10 @@ class Baseline(Method):
         context.report("features", 0.5, "Scaling numeric and one-hot encoding categorical columns")
         return Representation(table_features(data.frame, data.columns_with("numeric"),
                                              data.columns_with("categorical")))
+
+    def estimate_seconds(self, data: Dataset, settings: BaselineSettings, device: str) -> float:
+        """Loading, embedding every row once (tables as features: next to nothing), and the shared tail."""
+        rows = len(data.frame)
+        embeds = data.kind == "text" or settings.table_representation == "text"
+        return (LOAD_SECONDS + (embed_seconds(rows, settings.embedder, device) if embeds else 1.0)
+                + cluster_seconds(rows))

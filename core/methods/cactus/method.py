@@ -17,6 +17,7 @@ from core.methods.cactus.bench import format_group_table, run_group_bench
 from core.methods.cactus.estimator import (CACTUS, EncoderBaseline, EncoderLoader, scores_by_group, summarize,
                                            train_models)
 from core.methods.cactus.settings import CACTUSSettings
+from core.methods.costs import LOAD_SECONDS, embed_seconds, train_seconds
 from core.progress import ProgressFn, no_progress
 from core.settings import settings_from_dict
 from core.storage import CONFIG, METRICS, RunDirectory
@@ -69,6 +70,14 @@ class CACTUSMethod(Method):
         context.directory.write_json(METRICS, metrics)
         return {"groups": len(train), "ami": metrics["metrics"]["ami"][0], "ari": metrics["metrics"]["ari"][0],
                 "base_ami": metrics["base_metrics"]["ami"][0], "base_ari": metrics["base_metrics"]["ari"][0]}
+
+    def estimate_seconds(self, data: Dataset, settings: CACTUSSettings, device: str) -> float:
+        """Every entity through the encoder and back once per epoch (and the self-supervised steps), then the
+        trained and the untrained encoder over the validation groups."""
+        rows = len(data.frame)
+        training = train_seconds(rows * max(settings.epochs, 0) + settings.pretrain_steps * settings.batch_groups,
+                                 settings.encoder, device)
+        return LOAD_SECONDS + training + 2 * embed_seconds(rows, settings.encoder, device)
 
     def bench(self, options: Any, progress: ProgressFn = no_progress) -> dict[str, Any]:
         return run_group_bench(options, progress, encoder_loader=self.encoder_loader)

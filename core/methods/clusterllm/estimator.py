@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ from core.embed.encoders import encode_with, trainable_model
 from core.errors import SettingsError
 from core.llm import Judge
 from core.methods.clusterllm.objective import TripletFineTuner
-from core.methods.clusterllm.sampling import f_beta_curve, granularity_pairs, random_triplets, triplets_by_entropy
+from core.methods.clusterllm.sampling import (f_beta_curve, granularity_pairs, merge_mass, random_triplets,
+                                              triplets_by_entropy)
 from core.methods.clusterllm.settings import TREE_MAX_LEAVES, ClusterLLMParams
 from core.progress import ProgressFn, StopFn, as_stage, check_stop, never_stop, no_progress, within
 from core.settings import check_settings
+from core.storage import Folder
 
 QUESTIONS = "questions.npz"
 CHECKPOINT = "checkpoint"
@@ -108,10 +111,9 @@ class ClusterLLM(ClusterLLMParams):
         training checkpoint of other answers no longer applies."""
         folder = self._iteration_dir(iteration)
         asked_by = f"{self.judge.name}|{self.judge.prompt_version}"
-        if folder is not None and (folder / QUESTIONS).exists():
-            saved = np.load(folder / QUESTIONS)
-            if "judge" in saved and str(saved["judge"]) == asked_by:
-                return saved["triplets"], saved["choices"]
+        saved = _saved_questions(folder / QUESTIONS, asked_by) if folder is not None else None
+        if saved is not None:
+            return saved
         progress("sample", 0.0, f"Sampling triplets ({self.sampling}), iteration {iteration + 1}")
         seed = self.seed + iteration
         if self.sampling == "entropy":
@@ -124,7 +126,7 @@ class ClusterLLM(ClusterLLMParams):
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
-            np.savez(folder / QUESTIONS, triplets=triplets, choices=choices, judge=np.array(asked_by))
+            Folder(folder).save_arrays(QUESTIONS, triplets=triplets, choices=choices, judge=np.array(asked_by))
         return triplets, choices
 
     def _train(self, train: list[tuple[str, str, str]], iteration: int, progress: ProgressFn) -> None:
@@ -140,7 +142,9 @@ class ClusterLLM(ClusterLLMParams):
         self._check_stop()
         self.progress("granularity", 0.82, "Building the Ward tree over the fine-tuned embeddings")
         tree = ClusterTree(max_leaves=TREE_MAX_LEAVES, linkage="ward", seed=self.seed).fit(self.embeddings_)
-        self.pairs_, self.pair_steps_ = granularity_pairs(tree, self.k_max, self.pairs_per_step, seed=self.seed)
+        weighted = self.granularity == "weighted"
+        self.pairs_, self.pair_steps_ = granularity_pairs(tree, self.k_max, self.pairs_per_step, seed=self.seed,
+                                                          by_mass=weighted)
         self.progress("granularity", 0.85, f"Asking the judge {len(self.pairs_)} pair questions")
         found = self.judge.answer_pairs([(texts[a], texts[b]) for a, b in self.pairs_])
         self.pair_answers_ = np.array([-1 if a.choice is None else int(a.choice) for a in found], dtype=np.int64)
@@ -149,6 +153,19 @@ class ClusterLLM(ClusterLLMParams):
         if not decided.any():
             self.k_curve_, self.n_clusters_ = {}, None
             return
-        curve = f_beta_curve(self.pair_steps_[decided], self.pair_answers_[decided] == 1, ks, self.beta)
+        curve = f_beta_curve(self.pair_steps_[decided], self.pair_answers_[decided] == 1, ks, self.beta,
+                             mass=merge_mass(tree, self.k_max) if weighted else None)
         self.k_curve_ = {int(k): float(f) for k, f in zip(ks, curve)}
         self.n_clusters_ = int(ks[int(np.argmax(curve))])
+
+
+def _saved_questions(path: Path, asked_by: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(triplets, choices) an earlier attempt saved at `path` when `asked_by` answered them; None when there are none,
+    or when the file cannot be read (the questions are then sampled again and answered from the store, unpaid)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if "judge" not in saved.files or str(saved["judge"]) != asked_by:
+                return None
+            return saved["triplets"], saved["choices"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # missing, or damaged by a crash or disk
+        return None

@@ -12,11 +12,14 @@ from core.errors import SettingsError
 from core.llm import Budget, CachingJudge, OracleJudge, judge_from_spec
 from core.llm.estimate import QueryEstimate
 from core.methods.base import Method, Representation, RunContext
+from core.methods.costs import LOAD_SECONDS, cluster_seconds, embed_seconds, train_seconds
 from core.methods.clusterllm.estimator import ClusterLLM
 from core.methods.clusterllm.settings import ClusterLLMParams, ClusterLLMSettings
 from core.settings import values_of
 
 CHECKPOINT_FOLDER = "clusterllm"
+LLM_SECONDS_PER_QUESTION = 1.0
+"""A hosted LLM's answer to one short question, with a few asked at once."""
 MODEL_FOLDER = "finetuned-model"
 
 
@@ -40,7 +43,8 @@ class ClusterLLMMethod(Method):
         run = context.directory.run_id
         inner = judge_from_spec(settings.judge, template=settings.template(), texts=texts, labels=labels,
                                 embedders=context.embedders, api_base=settings.api_base,
-                                pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin)
+                                pair_threshold=settings.judge_pair_threshold, min_margin=settings.judge_margin,
+                                neighbours=settings.judge_neighbours)
         judge = CachingJudge(inner, store, run, budget=Budget(settings.max_queries, settings.max_cost),
                              prefer_person=settings.reviewed_answers, should_stop=context.should_stop)
         context.report("embed", 0.0, f"Loading {settings.embedder}")
@@ -76,6 +80,18 @@ class ClusterLLMMethod(Method):
 
     def estimate_questions(self, data: Dataset, settings: ClusterLLMSettings) -> QueryEstimate:
         return settings.estimate(data.texts())
+
+    def estimate_seconds(self, data: Dataset, settings: ClusterLLMSettings, device: str) -> float:
+        """Embedding the rows before and after each round, the fine-tuning, the judge's answers and the tail."""
+        rows = len(data.frame)
+        rounds = max(settings.iterations, 0)
+        questions = settings.estimate(data.texts()).queries
+        judge_kind = settings.judge.partition(":")[0]
+        judging = {"embedding": embed_seconds(rows, "mpnet", device), "oracle": 0.0}.get(
+            judge_kind, questions * LLM_SECONDS_PER_QUESTION)
+        return (LOAD_SECONDS + (rounds + 1) * embed_seconds(rows, settings.embedder, device) + judging
+                + rounds * train_seconds(settings.n_triplets * settings.epochs, settings.embedder, device)
+                + cluster_seconds(rows))
 
 
 def label_agreement(model: ClusterLLM, texts: list[str], labels: Sequence[object]) -> dict[str, float | None]:

@@ -11,6 +11,7 @@ from core.cluster.hierarchy import ClusterTree
 
 SMALL_SET = 3000  # up to this many rows the sampling clusters are agglomerative (as the authors do), above k-means
 MAX_IDLE_PASSES = 20  # passes over the anchors that may add no new triplet before sampling gives up
+MAX_PAIRS_PER_STEP = 20  # most pair questions at one merge of the granularity tree
 
 
 def sampling_clusters(X: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
@@ -89,25 +90,50 @@ def _collect(n_triplets: int, rng: np.random.Generator, draw, anchors: np.ndarra
     return np.array(found, dtype=np.int64).reshape(-1, 3)
 
 
-def granularity_pairs(tree: ClusterTree, k_max: int, per_step: int = 3, *,
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def merge_mass(tree: ClusterTree, k_max: int) -> np.ndarray:
+    """How many row pairs first meet at each merge from k to k - 1 clusters, k = 2..k_max (|left|·|right|)."""
+    steps = range(2, min(k_max, tree.n_leaves_) + 1)
+    return np.array([len(m.left_points) * len(m.right_points) for m in map(tree.merge_step, steps)], dtype=float)
+
+
+def granularity_pairs(tree: ClusterTree, k_max: int, per_step: int = 3, *, seed: int = 0,
+                      by_mass: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(pairs of row indices, the k each was sampled at): `per_step` pairs across the two clusters merged when the
-    tree goes from k to k - 1 clusters, for k = 2..k_max."""
+    tree goes from k to k - 1 clusters, for k = 2..k_max.
+
+    With `by_mass`, a merge gets per_step·sqrt(its pairs / the median merge's), from per_step up to
+    MAX_PAIRS_PER_STEP: the few coarse merges, which stand for most row pairs and decide a coarse k, are asked about
+    more often than the many fine ones.
+    """
     rng = np.random.default_rng(seed)
+    mass = merge_mass(tree, k_max)
+    counts = np.full(len(mass), per_step)
+    if by_mass and len(mass):
+        counts = np.clip(np.round(per_step * np.sqrt(mass / np.median(mass))), per_step,
+                         max(per_step, MAX_PAIRS_PER_STEP)).astype(int)
     pairs, steps = [], []
-    for k in range(2, min(k_max, tree.n_leaves_) + 1):
+    for k, count in zip(range(2, len(mass) + 2), counts):
         merge = tree.merge_step(k)
-        for _ in range(per_step):
+        for _ in range(count):
             pairs.append((int(rng.choice(merge.left_points)), int(rng.choice(merge.right_points))))
             steps.append(k)
     return np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(steps, dtype=np.int64)
 
 
-def f_beta_curve(steps: np.ndarray, same: np.ndarray, ks: np.ndarray, beta: float = 0.92) -> np.ndarray:
+def f_beta_curve(steps: np.ndarray, same: np.ndarray, ks: np.ndarray, beta: float = 0.92,
+                 mass: np.ndarray | None = None) -> np.ndarray:
     """F-beta of "same cluster when the tree is cut at k" against the judge's "same category" answers, per k.
 
     A pair sampled at merge step s (from s to s - 1 clusters) is in one cluster exactly when k < s; the judge's
-    answers are the reference, as in the authors' code. Undecided answers must be removed before.
+    answers are the reference, as in the authors' code. With `mass` (row pairs per merge step, k = 2.., from
+    `merge_mass`) each answer stands for its step's pairs (weight mass / answers at that step), so the curve is the
+    pairwise F-beta over all row pairs that meet in the tree: coarse merges count with the many pairs they join, where
+    unweighted they count as much as any of the ~k_max fine ones (the argmax then drifts above a coarse k). Undecided
+    answers must be removed before.
     """
-    same = np.asarray(same, dtype=bool)
-    return np.array([fbeta_score(same, np.asarray(steps) > k, beta=beta, zero_division=0.0) for k in ks])
+    same, steps = np.asarray(same, dtype=bool), np.asarray(steps)
+    weight = None
+    if mass is not None:
+        answers = np.bincount(steps, minlength=len(mass) + 2)
+        weight = np.asarray(mass)[steps - 2] / answers[steps]
+    return np.array([fbeta_score(same, steps > k, beta=beta, zero_division=0.0, sample_weight=weight) for k in ks])

@@ -15,7 +15,9 @@ from core.data.dataset import Dataset
 from core.data.encode import encode_rows, make_verbalizer
 from core.embed.causal_lm import SMOLLM2_PARAMETERS, causal_lm_parameters, load_causal_lm
 from core.embed.tabular import table_features
+from core.embed.registry import DEFAULT_EMBEDDER
 from core.methods.base import Method, Representation, RunContext
+from core.methods.costs import GPU_SPEEDUP, LOAD_SECONDS, embed_seconds
 from core.methods.erasmo.estimator import ERASMO, ModelLoader
 from core.methods.erasmo.settings import ERASMOParams, ERASMOSettings
 from core.progress import StepProgress, as_stage
@@ -30,9 +32,6 @@ CPU_SECONDS_PER_TOKEN = {"embed": 1.8e-3, "lora": 7e-3, "full": 9e-3}
 CHARS_PER_WORD_TOKEN = 4.0
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER_START = re.compile(r" [0-9]")
-GPU_SPEEDUP = 20.0  # a rough figure for a small model on one consumer GPU
-LOAD_SECONDS = 10.0
-SENTENCE_EMBEDDER_ROWS_PER_SECOND = 150.0
 ESTIMATE_SAMPLE_ROWS = 200
 
 
@@ -117,7 +116,7 @@ def estimate_seconds(frame: pd.DataFrame, columns: Sequence[str], settings: ERAS
     compute = tokens * (2 * max(settings.permutations, 1) * CPU_SECONDS_PER_TOKEN["embed"] + settings.epochs * step)
     if device.startswith("cuda"):
         compute /= GPU_SPEEDUP
-    return LOAD_SECONDS + compute + len(frame) / SENTENCE_EMBEDDER_ROWS_PER_SECOND
+    return LOAD_SECONDS + compute + embed_seconds(len(frame), DEFAULT_EMBEDDER, device)
 
 
 def approximate_tokens(text: str) -> float:

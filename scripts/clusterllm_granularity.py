@@ -1,0 +1,53 @@
+"""How steady is the oracle's choice of k? The paper's F-β and the weighted one over the base MiniLM's Ward tree,
+with the labels answering every pair question, for a few seeds (the tree's MiniBatchKMeans leaves and the pairs drawn
+at each merge change with the seed). Train/val splits only: this chooses a default.
+
+    python scripts/clusterllm_granularity.py --seeds 0,1,2
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.cluster.hierarchy import ClusterTree  # noqa: E402
+from core.data.benchmarks import load_benchmark  # noqa: E402
+from core.embed.registry import resolve_embedder  # noqa: E402
+from core.methods.clusterllm.sampling import f_beta_curve, granularity_pairs, merge_mass  # noqa: E402
+from core.methods.clusterllm.settings import ClusterLLMParams, TREE_MAX_LEAVES  # noqa: E402
+
+SPLITS = (("bank77", "train"), ("clinc150-intent", "val"), ("clinc150-domain", "val"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--sample", type=int, default=3080, help="rows of Bank77's train split, as the defaults used")
+    args = parser.parse_args()
+    params = ClusterLLMParams()
+    ks = np.arange(2, params.k_max + 1)
+    for name, split in SPLITS:
+        data = load_benchmark(name, split=split)
+        data = data.sampled(args.sample) if name == "bank77" else data
+        truth = np.asarray(data.labels())
+        X = np.asarray(resolve_embedder("minilm").encode(data.texts()))
+        for seed in (int(s) for s in args.seeds.split(",")):
+            tree = ClusterTree(max_leaves=TREE_MAX_LEAVES, linkage="ward", seed=seed).fit(X)
+            found = []
+            for rule in ("paper", "weighted"):
+                weighted = rule == "weighted"
+                pairs, steps = granularity_pairs(tree, params.k_max, params.pairs_per_step, seed=seed,
+                                                 by_mass=weighted)
+                same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
+                curve = f_beta_curve(steps, same, ks, params.beta,
+                                     mass=merge_mass(tree, params.k_max) if weighted else None)
+                found.append(f"{rule} k = {ks[int(np.argmax(curve))]} ({len(pairs)} pairs)")
+            print(f"{name} {split} (true k = {len(np.unique(truth))}), seed {seed}: " + "; ".join(found), flush=True)
+
+
+if __name__ == "__main__":
+    main()
