@@ -68,19 +68,28 @@ def encode_rows(
     columns: Sequence[str] | None = None,
     *,
     order: np.random.Generator | int | None = None,
+    drop: float = 0.0,
     max_chars_per_value: int = 200,
     verbalizer: Verbalizer | None = None,
 ) -> list[EncodedRow]:
     """Every row of `frame` encoded. `order` None keeps the column order; a Generator or seed shuffles it per row.
 
     Shuffling the clause order (as ERASMO does when fine-tuning) stops a model from learning column positions;
-    the fixed order gives the same text, hence the same embedding, for the same row every time.
+    the fixed order gives the same text, hence the same embedding, for the same row every time. `drop` (with a
+    shuffling `order`) leaves each column out with that probability, keeping at least one: a partial view of the row.
     """
     columns = list(frame.columns if columns is None else columns)
     rng = None if order is None else np.random.default_rng(order)
+    if drop and rng is None:
+        raise SettingsError("Dropping clauses needs a random `order` (a Generator or a seed).")
     encoded = []
     for row in frame[columns].to_dict("records"):
         row_columns = columns if rng is None else [columns[i] for i in rng.permutation(len(columns))]
+        if drop:
+            kept = rng.random(len(row_columns)) >= drop
+            if not kept.any():
+                kept[int(rng.integers(len(row_columns)))] = True
+            row_columns = [column for column, keep in zip(row_columns, kept) if keep]
         encoded.append(encode_row(row, row_columns, max_chars_per_value=max_chars_per_value, verbalizer=verbalizer))
     return encoded
 

@@ -5,6 +5,10 @@ the train split, validation groups (which choose the clustering threshold) from 
 `unseen`, 8 of the 15 intents of every domain (seeded) appear only in test groups and the other 7 only in training and
 validation groups, so the test measures how well the learned way of clustering carries over to new intents.
 
+`scored="val"` draws the scored groups from the val split instead of test (for unseen intents: the val utterances of
+the intents held out of training), with another seed than the validation groups that choose the threshold, so
+settings can be chosen without looking at the test split.
+
 `clinc150-groups-mixed` makes the clustering depend on the group: half of the groups are as above (clustered by
 intent), the other half hold 2-3 intents from each of 2-3 domains and are clustered by domain. Two intents of one
 domain are then one cluster or two depending on what else is in the group, which no single threshold on
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +43,7 @@ class GroupBenchmark:
     same_domain: bool = True
     unseen: bool = False
     mixed: bool = False
+    scored: Literal["test", "val"] = "test"
     seed: int = 0
 
 
@@ -65,9 +71,12 @@ def unseen_intents(domains: dict[str, list[str]], seed: int) -> set[str]:
 
 
 def load_group_benchmark(spec: GroupBenchmark) -> dict[str, list[EntityGroup]]:
-    """{"train", "val", "test"}: the groups of each split, the same for the same spec."""
+    """{"train", "val", "test"}: the groups of each split ("test": the scored ones, from the `scored` split), the
+    same for the same spec."""
     if spec.name not in GROUP_BENCHMARKS:
         raise IntakeError(f"No groups benchmark called {spec.name!r}. Available: {', '.join(GROUP_BENCHMARKS)}.")
+    if spec.scored not in ("test", "val"):
+        raise IntakeError(f"Groups are scored on the test or the val split, not {spec.scored!r}.")
     folder = shared_data_dir() / "clinc150"
     domains = json.loads((folder / "domains.json").read_text()) if (folder / "domains.json").is_file() else None
     if domains is None:
@@ -77,9 +86,11 @@ def load_group_benchmark(spec: GroupBenchmark) -> dict[str, list[EntityGroup]]:
     counts = {"train": spec.train_groups, "val": spec.val_groups, "test": spec.test_groups}
     result = {}
     for offset, (split, count) in enumerate(counts.items()):
-        frame = _read(split)
+        frame = _read(spec.scored if split == "test" else split)
         if spec.unseen:
             frame = frame[frame["intent"].isin(held) == (split == "test")]
+        if split == "test" and spec.scored == "val":
+            offset = len(counts)  # not the seed of the validation groups drawn from the same split
         by_intent = count - count // 2 if spec.mixed else count
         groups = make_groups(frame["text"].tolist(), frame["intent"].tolist(), n_groups=by_intent,
                              clusters=spec.clusters, sizes=spec.sizes, families=family if spec.same_domain else None,

@@ -205,13 +205,6 @@ def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequenc
     """Several (layer, pooling) views of the same texts from one forward pass each batch, {view: (rows, dim)}."""
     import torch
 
-    for _, pooling in views:
-        if pooling not in POOLINGS:
-            raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
-    wants_values = any(pooling in VALUE_POOLINGS for _, pooling in views)
-    if wants_values and value_spans is None:
-        raise SettingsError("Pooling over value tokens needs the value spans of each row.")
-    body = transformer_body(model)
     was_training = model.training
     model.eval()
     chunks: dict[View, list[np.ndarray]] = {tuple(view): [] for view in views}
@@ -220,21 +213,11 @@ def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequenc
             for start in range(0, len(texts), batch_size):
                 if check_stop:
                     check_stop()
-                batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True,
-                                  truncation=True, max_length=max_length, return_offsets_mapping=wants_values)
-                offsets = batch.pop("offset_mapping", None)
-                batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                out = body(**batch, output_hidden_states=True)
-                layers = len(out.hidden_states)
-                values = None if offsets is None else value_token_mask(
-                    offsets, value_spans[start:start + batch_size]).to(device)
-                for layer, pooling in chunks:
-                    if not -layers <= layer < layers:
-                        raise SettingsError(
-                            f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
-                    pooled = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
-                                                values if pooling in VALUE_POOLINGS else None)
-                    chunks[(layer, pooling)].append(pooled.float().cpu().numpy())
+                pooled = pooled_views(model, tokenizer, texts[start:start + batch_size], views,
+                                      value_spans=None if value_spans is None else value_spans[start:start + batch_size],
+                                      max_length=max_length, device=device)
+                for view, vectors in pooled.items():
+                    chunks[view].append(vectors.float().cpu().numpy())
                 if progress:
                     progress(min(start + batch_size, len(texts)), len(texts))
     finally:
@@ -242,6 +225,33 @@ def embed_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequenc
     dim = int(model.config.hidden_size)
     return {view: np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), dtype=np.float32)
             for view, parts in chunks.items()}
+
+
+def pooled_views(model: Any, tokenizer: Any, texts: Sequence[str], views: Sequence[View], *,
+                 value_spans: Sequence[Sequence[Span]] | None = None, max_length: int = 256,
+                 device: str = "cpu") -> dict[View, Any]:
+    """One batch's (layer, pooling) views as tensors {view: (batch, dim)}, keeping the graph when grad is on (a
+    training objective on the pooled state uses this; `embed_views` calls it without grad)."""
+    for _, pooling in views:
+        if pooling not in POOLINGS:
+            raise SettingsError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
+    wants_values = any(pooling in VALUE_POOLINGS for _, pooling in views)
+    if wants_values and value_spans is None:
+        raise SettingsError("Pooling over value tokens needs the value spans of each row.")
+    batch = tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=max_length,
+                      return_offsets_mapping=wants_values)
+    offsets = batch.pop("offset_mapping", None)
+    batch = {name: tensor.to(device) for name, tensor in batch.items()}
+    out = transformer_body(model)(**batch, output_hidden_states=True)
+    layers = len(out.hidden_states)
+    values = None if offsets is None else value_token_mask(offsets, value_spans).to(device)
+    pooled = {}
+    for layer, pooling in views:
+        if not -layers <= layer < layers:
+            raise SettingsError(f"layer must be between {-layers} and {layers - 1} for this model, not {layer}.")
+        pooled[(layer, pooling)] = pool_hidden_states(out.hidden_states[layer], batch["attention_mask"], pooling,
+                                                      values if pooling in VALUE_POOLINGS else None)
+    return pooled
 
 
 def transformer_body(model: Any) -> Any:

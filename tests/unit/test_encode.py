@@ -100,3 +100,17 @@ def test_shuffled_verbalized_rows_keep_their_clauses() -> None:
     for seed in range(5):
         shuffled = rows_to_texts(frame, order=seed, verbalizer=NumberWords())
         assert [sorted(t.split(", ")) for t in shuffled] == [sorted(t.split(", ")) for t in plain]
+
+
+def test_partial_views_drop_clauses_reproducibly_and_keep_one() -> None:
+    frame = pd.DataFrame({c: range(40) for c in "abcdef"})
+    full = [set(text.split(", ")) for text in rows_to_texts(frame)]
+    views = encode_rows(frame, order=5, drop=0.5)
+    assert [row.text for row in views] == [row.text for row in encode_rows(frame, order=5, drop=0.5)]
+    clauses = [set(row.text.split(", ")) for row in views]
+    assert all(view and view <= whole for view, whole in zip(clauses, full))
+    assert 2 < np.mean([len(view) for view in clauses]) < 4.5  # about half of the six clauses
+    assert all(len(set(row.text.split(", "))) == 1 for row in encode_rows(frame, order=5, drop=0.99))
+    assert all(row.text[a:b].isdigit() for row in views for a, b in row.value_spans)
+    with pytest.raises(SettingsError, match="random"):
+        encode_rows(frame, drop=0.5)

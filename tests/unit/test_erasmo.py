@@ -1,6 +1,8 @@
 """ERASMO on a tiny random-weight causal LM: LoRA and full steps, checkpoints, cancel, reproducibility, the Method."""
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +12,9 @@ from core.data.dataset import Dataset
 from core.data.encode import rows_to_texts
 from core.errors import RunCancelled, SettingsError
 from core.methods.base import RunContext
-from core.methods.erasmo import CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOSettings, approximate_tokens
-from core.methods.erasmo.objective import causal_lm_loss
+from core.methods.erasmo import (CHECKPOINT_FOLDER, ERASMO, ERASMOMethod, ERASMOParams, ERASMOSettings,
+                                 approximate_tokens)
+from core.methods.erasmo.objective import causal_lm_loss, contrastive_loss, info_nce
 from core.train import Trainer, epoch_generator
 from core.storage import RunDirectory
 
@@ -31,11 +34,17 @@ def lora_weights(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
 
 
-def test_one_lora_step_changes_only_the_adapter(tiny_lm) -> None:
-    untrained = tiny_erasmo(tiny_lm, epochs=0).fit(FRAME)
+def test_the_contrastive_objective_is_the_default_and_the_papers_loss_an_option() -> None:
+    assert ERASMOParams().objective == "contrastive" and ERASMOSettings().objective == "contrastive"
+    assert "causal_lm" in typing.get_args(typing.get_type_hints(ERASMOParams)["objective"])
+
+
+@pytest.mark.parametrize("objective", ["causal_lm", "contrastive", "both"])
+def test_one_lora_step_changes_only_the_adapter(tiny_lm, objective) -> None:
+    untrained = tiny_erasmo(tiny_lm, epochs=0, objective=objective).fit(FRAME)
     before = lora_weights(untrained.model_)
     assert before and all(torch.count_nonzero(w) == 0 for n, w in before.items() if "lora_B" in n)
-    fitted = tiny_erasmo(tiny_lm, batch_size=len(FRAME)).fit(FRAME)
+    fitted = tiny_erasmo(tiny_lm, batch_size=len(FRAME), objective=objective).fit(FRAME)
     after = lora_weights(fitted.model_)
     assert len(fitted.history_["step"]) == 1 and np.isfinite(fitted.history_["step"][0])
     assert any(not torch.equal(after[n], before[n]) for n in before if "lora_B" in n)
@@ -80,18 +89,19 @@ def test_same_seed_same_embeddings_and_deterministic_embedding(tiny_lm) -> None:
     assert np.array_equal(averaged.embed(FRAME), averaged.embed(FRAME))
 
 
-def test_checkpoint_resume_matches_an_uninterrupted_run(tiny_lm, tmp_path) -> None:
-    straight = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path / "a")).fit(FRAME)
-    tiny_erasmo(tiny_lm, epochs=1, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+@pytest.mark.parametrize("objective", ["causal_lm", "contrastive"])
+def test_checkpoint_resume_matches_an_uninterrupted_run(tiny_lm, tmp_path, objective) -> None:
+    straight = tiny_erasmo(tiny_lm, epochs=2, objective=objective, checkpoint_dir=str(tmp_path / "a")).fit(FRAME)
+    tiny_erasmo(tiny_lm, epochs=1, objective=objective, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
     assert (tmp_path / "b" / "adapter" / "adapter_model.safetensors").exists()
-    resumed = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+    resumed = tiny_erasmo(tiny_lm, epochs=2, objective=objective, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
     assert resumed.history_ == straight.history_ and len(resumed.history_["epoch"]) == 2
     a, b = lora_weights(straight.model_), lora_weights(resumed.model_)
     assert all(torch.allclose(a[n], b[n], atol=1e-6) for n in a)
     with pytest.raises(SettingsError, match="other settings"):
-        tiny_erasmo(tiny_lm, epochs=2, lr=0.5, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+        tiny_erasmo(tiny_lm, epochs=2, lr=0.5, objective=objective, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
     with pytest.raises(SettingsError, match="already holds 2 epochs"):
-        tiny_erasmo(tiny_lm, epochs=1, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
+        tiny_erasmo(tiny_lm, epochs=1, objective=objective, checkpoint_dir=str(tmp_path / "b")).fit(FRAME)
 
 
 def test_full_fine_tune_checkpoint_resumes(tiny_lm, tmp_path) -> None:
@@ -114,6 +124,36 @@ def test_progress_reports_loss_and_eta_and_stop_cancels(tiny_lm, tmp_path) -> No
         stop_after_epoch_one.fit(FRAME)
     resumed = tiny_erasmo(tiny_lm, epochs=2, checkpoint_dir=str(tmp_path), progress=lambda f, m: steps.append(f))
     assert len(resumed.fit(FRAME).history_["epoch"]) == 2 and len(steps) == 4 + 3
+
+
+def test_info_nce_is_low_when_each_row_matches_its_own_view() -> None:
+    torch.manual_seed(0)
+    rows = torch.randn(8, 16)
+    matched = info_nce(rows, rows + 0.01 * torch.randn(8, 16), temperature=0.1)
+    mismatched = info_nce(rows, rows.roll(1, dims=0), temperature=0.1)
+    assert matched < 0.01 and mismatched > 2.0
+    scale = torch.rand(16) * 100  # each dimension is standardised over the batch: its scale and offset do not count
+    assert torch.isclose(info_nce(rows * scale + 7, rows.roll(1, 0) * scale + 7, temperature=0.1), mismatched)
+
+
+def test_contrastive_fine_tuning_pulls_the_views_of_a_row_together(tiny_lm, tmp_path) -> None:
+    def held_out_loss(estimator: ERASMO) -> float:
+        pairs = list(zip(estimator.encode(FRAME, order=11, drop=0.5), estimator.encode(FRAME, order=12, drop=0.5)))
+        loss = contrastive_loss(estimator.model_, estimator.tokenizer_, view=(-1, "values"), temperature=0.1,
+                                max_length=64)
+        with torch.no_grad():
+            return float(loss(pairs))
+
+    options = dict(objective="contrastive", pooling="values", batch_size=6, lr=5e-3)
+    before = held_out_loss(tiny_erasmo(tiny_lm, **options, epochs=0).fit(FRAME))
+    trained = tiny_erasmo(tiny_lm, **options, epochs=8, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    assert held_out_loss(trained) < before and len(trained.history_["step"]) == 16
+    again = tiny_erasmo(tiny_lm, **options, epochs=8).fit(FRAME)
+    assert np.array_equal(trained.embed(FRAME), again.embed(FRAME))
+    with pytest.raises(SettingsError, match="objective"):
+        tiny_erasmo(tiny_lm, **{**options, "objective": "both"}, epochs=8, checkpoint_dir=str(tmp_path)).fit(FRAME)
+    both = tiny_erasmo(tiny_lm, **{**options, "objective": "both"}, epochs=1).fit(FRAME)
+    assert all(np.isfinite(both.history_["step"]))
 
 
 def test_verbalized_rows_and_bad_settings(tiny_lm) -> None:
@@ -154,4 +194,7 @@ def test_time_estimate_grows_with_epochs_and_rows_and_is_none_for_unknown_models
     assert ERASMOMethod().estimate_seconds(large, ERASMOSettings(), "cuda:0") < ERASMOMethod().estimate_seconds(
         large, ERASMOSettings(), "cpu")
     assert ERASMOMethod().estimate_seconds(small, ERASMOSettings(model="someone/some-model"), "cpu") is None
+    by_objective = [ERASMOMethod().estimate_seconds(large, ERASMOSettings(objective=objective), "cpu")
+                    for objective in ("causal_lm", "contrastive", "both")]
+    assert by_objective == sorted(set(by_objective))  # the contrastive views cost more, both losses most
     assert approximate_tokens("bill length mm is 39.1") == pytest.approx(1 + 3 + 1 + 19 / 4)

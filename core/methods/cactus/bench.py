@@ -1,9 +1,10 @@
 """CACTUS's benchmark: train on generated groups, choose the threshold on validation groups, score the test groups.
 
-`python -m core bench clinc150-groups --method cactus [--attention sia|nia|fia] [--loss augmented|triplet] [--unseen]`
-writes {"dataset", "method", "n" (test groups), "k" (intents they draw from), "metrics": {"ami", "ari"} and
+`python -m core bench clinc150-groups --method cactus [--attention sia|nia|fia] [--loss augmented|triplet] [--unseen]
+[--split val]` writes {"dataset", "method", "n" (test groups), "k" (intents they draw from), "metrics": {"ami", "ari"} and
 "base_metrics" (the untrained encoder, same clustering) as [mean, std] over test groups on a 0-100 scale,
 "seconds": {"train", ...}}. The groups are fixed by the benchmark's own seed; the training seed is CACTUS's `seed`.
+`--split val` scores groups drawn from the val split instead of the test groups, to choose settings on.
 """
 from __future__ import annotations
 
@@ -38,8 +39,11 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
                             f"{options.dataset!r}.")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    if options.split not in ("test", "val"):
+        raise SettingsError(f"Groups are scored on the test split (reported figures) or the val split (choosing "
+                            f"settings), not {options.split!r}.")
     spec = spec or GroupBenchmark(name=options.dataset, unseen=options.unseen,
-                                  mixed=options.dataset.endswith("-mixed"))
+                                  mixed=options.dataset.endswith("-mixed"), scored=options.split)
     splits = load_group_benchmark(spec)
     settings = settings_from_dict(CACTUSSettings, options.method_settings)
     device = resolve_device(options.device)
@@ -71,6 +75,7 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
         "base_metrics": summarize(base_scores),
         "seconds": {name: round(value, 2) for name, value in seconds.items()},
         "kind": "groups",
+        "split": spec.scored,
         "unseen": options.unseen,
         "groups": {split: len(groups) for split, groups in splits.items()},
         "entities": {split: sum(len(g) for g in groups) for split, groups in splits.items()},

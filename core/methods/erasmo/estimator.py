@@ -11,11 +11,11 @@ import pandas as pd
 
 from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
 from core.embed.causal_lm import embed_texts, load_causal_lm, postprocess_embeddings
-from core.methods.erasmo.objective import add_lora, causal_lm_loss
+from core.methods.erasmo.objective import RowPair, add_lora, causal_lm_loss, combined_loss, contrastive_loss
 from core.methods.erasmo.settings import ERASMOParams
 from core.progress import StepProgress, StopFn, check_stop, never_stop
 from core.settings import check_settings
-from core.train import Checkpoint, Trainer, seed_everything
+from core.train import Checkpoint, Examples, Loss, Trainer, seed_everything
 
 ModelLoader = Callable[[str, str], tuple[Any, Any]]
 """loader(model setting, device) -> (causal LM, tokenizer); injected so tests never load SmolLM2."""
@@ -53,21 +53,36 @@ class ERASMO(ERASMOParams):
             model.requires_grad_(True)
         self.model_ = model
 
-        def epoch_texts(epoch: int, rng: np.random.Generator) -> list[str]:
-            return [row.text for row in self.encode(frame, order=rng)]
-
         checkpoint = None
         if self.checkpoint_dir:
             checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint(), adapter=self.lora)
         trainer = Trainer(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
                           checkpoint=checkpoint, progress=self.progress, should_stop=self.should_stop)
-        loss = causal_lm_loss(self.model_, self.tokenizer_, max_length=self.max_length, device=self.device)
-        self.history_ = trainer.fit(self.model_, epoch_texts, loss).history_
+        examples, loss = self._objective(frame)
+        self.history_ = trainer.fit(self.model_, examples, loss).history_
         return self
 
-    def encode(self, frame: pd.DataFrame, order: np.random.Generator | int | None = None) -> list[EncodedRow]:
-        """The rows as ERASMO writes them (fitted columns and verbalizer); `order` as in `encode_rows`."""
-        return encode_rows(frame, self.columns_, order=order, max_chars_per_value=self.max_chars_per_value,
+    def _objective(self, frame: pd.DataFrame) -> tuple[Examples, Loss]:
+        """One epoch's examples and the loss of a batch of them, for the `objective` setting."""
+        options = dict(max_length=self.max_length, device=self.device)
+        if self.objective == "causal_lm":
+            def rows(epoch: int, rng: np.random.Generator) -> list[str]:
+                return [row.text for row in self.encode(frame, order=rng)]
+
+            return rows, causal_lm_loss(self.model_, self.tokenizer_, **options)
+
+        def pairs(epoch: int, rng: np.random.Generator) -> list[RowPair]:
+            return list(zip(self.encode(frame, order=rng, drop=self.clause_drop),
+                            self.encode(frame, order=rng, drop=self.clause_drop)))
+
+        make = contrastive_loss if self.objective == "contrastive" else combined_loss
+        return pairs, make(self.model_, self.tokenizer_, view=(self.layer, self.pooling),
+                           temperature=self.temperature, **options)
+
+    def encode(self, frame: pd.DataFrame, order: np.random.Generator | int | None = None,
+               drop: float = 0.0) -> list[EncodedRow]:
+        """The rows as ERASMO writes them (fitted columns and verbalizer); `order` and `drop` as in `encode_rows`."""
+        return encode_rows(frame, self.columns_, order=order, drop=drop, max_chars_per_value=self.max_chars_per_value,
                            verbalizer=self.verbalizer_)
 
     def embed(self, frame: pd.DataFrame, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -92,11 +107,14 @@ class ERASMO(ERASMOParams):
 
     def _fingerprint(self) -> dict[str, Any]:
         """The settings that shape training; a checkpoint resumes only under the same ones."""
-        names = ("model", "lora", "r", "alpha", "dropout", "target_modules", "epochs", "lr", "batch_size",
+        names = ("model", "objective", "lora", "r", "alpha", "dropout", "target_modules", "epochs", "lr", "batch_size",
                  "max_length", "verbalize", "max_chars_per_value", "seed")
         values = {name: getattr(self, name) for name in names}
         values["target_modules"] = self.lora_targets() or []
         values["verbalize"] = self.verbalize or None
         values["columns"] = list(map(str, self.columns_))
+        if self.objective != "causal_lm":
+            values.update(clause_drop=self.clause_drop, temperature=self.temperature, layer=self.layer,
+                          pooling=self.pooling)
         values.pop("epochs")  # more epochs may continue a finished run
         return values

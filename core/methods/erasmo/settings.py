@@ -2,8 +2,11 @@
 
 Settings follow the paper (LoRA r=16, alpha=32, dropout 0.05, max length 256, last layer) except, *ours*: the
 offline model (SmolLM2-135M), lr 5e-4 (LoRA needs a larger step than the authors' full-fine-tune 5e-5), 1 epoch
-(what fits 5 minutes on 2 CPU cores for a few hundred rows) and pooling over the value tokens only (the tokens every
-row shares, "is" and the column names, carry no information about the row). The README records what each gave.
+(what fits 5 minutes on 2 CPU cores for a few hundred rows), pooling over the value tokens only (the tokens every
+row shares, "is" and the column names, carry no information about the row) and the contrastive objective instead of
+the paper's causal-LM loss (`objective="causal_lm"` is the paper's recipe): on the tuning half of penguins it lifted
+NMI by 7 points where the causal-LM loss moved nothing, and summing both was slower and worse (on the held-out half it
+beat the untuned LM on wine only). The README records what each gave.
 """
 from __future__ import annotations
 
@@ -24,6 +27,16 @@ class ERASMOParams:
         "", "How numbers are written", choice_labels={"": "as digits (ERASMO)", "words": "as words (ERASMO-NV)",
                                                       "bins": "as low / medium / high"},
         flag=True, flag_alone="words")
+    objective: Literal["causal_lm", "contrastive", "both"] = option(
+        "contrastive", "Training objective", "What fine-tuning minimises.", choice_labels={
+            "causal_lm": "predict the next token (the paper's)",
+            "contrastive": "two views of a row pool to the same state (ours, default)",
+            "both": "both losses, summed"}, flag=True)
+    clause_drop: float = option(0.5, "Clauses left out per view", "Each contrastive view of a row keeps its "
+                                "clauses in a new order and leaves each out with this probability.", minimum=0.0,
+                                maximum=0.9, advanced=True, when={"objective": ("contrastive", "both")})
+    temperature: float = option(0.1, "Contrastive temperature", minimum=0.01, maximum=10.0, advanced=True,
+                                when={"objective": ("contrastive", "both")})
     epochs: int = option(1, "Epochs", "Passes over the rows; each reshuffles the clauses.", minimum=0, maximum=100)
     lora: bool = option(True, "LoRA", "Train small adapters instead of every weight (faster, less memory).",
                         advanced=True)
