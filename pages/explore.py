@@ -152,8 +152,10 @@ details = run.scores.get("details", {})
 if details.get("loss", {}).get("step"):
     with st.expander("Fine-tuning loss"):
         losses = details["loss"]
+        objective = details.get("objective", "causal_lm")  # runs made before the objective was a setting
         st.line_chart(pd.DataFrame({"loss": losses["step"]}).rename_axis("step"), height=220, x_label="step",
-                      y_label="causal-LM loss")
+                      y_label={"causal_lm": "causal-LM loss", "contrastive": "contrastive loss"}.get(
+                          objective, "causal-LM + contrastive loss"))
         st.caption("Mean loss per epoch: " + ", ".join(f"{value:.3f}" for value in losses.get("epoch", [])
                                                        if value is not None))
 

@@ -86,6 +86,7 @@ class ERASMOMethod(Method):
                                                         data.columns_with("categorical")),
                          "lm_no_finetune": untuned_vectors, "sentence_embedder": sentence_vectors},
             details={"loss": {name: [_json_float(v) for v in values] for name, values in losses.items()},
+                     "objective": settings.objective,
                      "columns": [str(c) for c in columns],
                      "example_text": texts[0] if texts else "",
                      "trainable_parameters": _trainable_parameters(erasmo.model_),
