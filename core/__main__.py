@@ -147,7 +147,8 @@ def add_curation_commands(commands: argparse._SubParsersAction) -> None:
     name.add_argument("--api-base", help="the LLM server: the name (or URL) of an endpoint the operator allows in "
                                          "CLUSTERLENS_LLM_ENDPOINTS; unset: the model's own provider")
     name.add_argument("--max-cost", type=float, help="most to spend in USD on this run's LLM questions (all kinds)")
-    name.add_argument("--max-queries", type=int, help="most LLM questions this run may pay for (all kinds)")
+    name.add_argument("--max-queries", type=int, help="most questions this run may ask in all: its judge's (offline "
+                                                       "judges' included) and the namer's; --max-cost caps money only")
     name.add_argument("--estimate", action="store_true", help="print what naming would ask and cost; ask nothing")
     name.set_defaults(handler=run_name)
 

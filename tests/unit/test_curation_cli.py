@@ -106,7 +106,9 @@ def test_bench_edits_json_shape(tmp_path, topic_texts):
 
 
 def test_name_command_with_a_local_openai_compatible_server(cli_run, monkeypatch, tmp_path):
-    run = tmp_path / "run"  # a copy: the namer chosen here is this run's alone
+    # A copy under a name of its own: the namer chosen here is this run's alone, and the answer store knows a run by
+    # its folder's name (as the app's run ids are), so other tests' folders called "run" must not share its budget.
+    run = tmp_path / "llm-named-run"
     shutil.copytree(cli_run, run)
     with FakeLLM([("ok", "Name: Billing help\nDescription: Invoices.")]) as server:
         monkeypatch.setenv("CLUSTERLENS_LLM_ENDPOINTS", json.dumps(
