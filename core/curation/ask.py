@@ -84,7 +84,8 @@ class PersonQuestions:
             loop.retrain()
         truth = artifacts.truth
         return AskedState(loop, loop.labels_, loop.n_answered, len(triplets), _moved(current, loop.labels_),
-                          score_clustering(loop.space_, loop.labels_, truth), score_clustering(loop.space_, current, truth))
+                          score_clustering(loop.space_, loop.labels_, truth),
+                          score_clustering(loop.space_, current, truth))
 
     def next_questions(self, state: AskedState) -> np.ndarray:
         """The next batch as (anchor, choice 1, choice 2) rows, never one asked before."""

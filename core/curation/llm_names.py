@@ -297,5 +297,6 @@ def check_namer_spec(spec: str) -> str:
     kind, _, model = spec.partition(":")
     if spec == OFFLINE_NAMER or (kind == "litellm" and model.strip()):
         return spec
-    raise SettingsError(f"Unknown namer {spec!r}. Use one of: {', '.join(NAMER_SPECS)} (e.g. litellm:openai/gpt-4o-mini).")
+    raise SettingsError(f"Unknown namer {spec!r}. Use one of: {', '.join(NAMER_SPECS)} "
+                        "(e.g. litellm:openai/gpt-4o-mini).")
 

@@ -99,9 +99,9 @@ class Curation:
     """A run's curation: reads the run folder once, and the edit log and name cache from the catalogue.
 
     `namer` defaults to the one chosen for the run (`choose_namer`; offline for the data's kind until a person
-    chooses an LLM); `text_models(model, api_base)` makes the LLM for a litellm model string; `embedder` (texts) defaults to the run's
-    embedder, and it is only loaded when a cluster needs a new name. When the chosen LLM namer fails (provider down,
-    budget spent, no key), the run goes back to offline names and `naming_problem` says why.
+    chooses an LLM); `text_models(model, api_base)` makes the LLM for a litellm model string; `embedder` (texts)
+    defaults to the run's embedder, and it is only loaded when a cluster needs a new name. When the chosen LLM namer
+    fails (provider down, budget spent, no key), the run goes back to offline names and `naming_problem` says why.
     """
 
     def __init__(self, run_dir: str | Path, *, log: EditLog | None = None, names: NameCache | None = None,

@@ -166,7 +166,8 @@ class JudgmentStore:
         latest answer."""
         now = time.time()
         rows = [(run, "triplet", prompt_version, model, question_hash("triplet", texts), json.dumps(list(texts)),
-                 "person answer", json.dumps(choice), "person", json.dumps(choice), now, now) for texts, choice in items]
+                 "person answer", json.dumps(choice), "person", json.dumps(choice), now, now)
+                for texts, choice in items]
         with closing(self._connect()) as db, db:
             db.executemany(
                 "INSERT INTO judgments (run, kind, prompt_version, model, question_hash, texts, raw, answer, source, "
