@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from core import paths
-from core.data.encode import row_to_text
+from core.data.encode import rows_to_texts
 from core.errors import SettingsError
 from core.llm.estimate import CHARS_PER_TOKEN, QueryEstimate, model_prices
 from core.llm.judges import Answer, answer_concurrently
@@ -166,8 +168,12 @@ class LLMNamer:
     def name_clusters(self, request: NamingRequest) -> dict[int, ClusterName]:
         offline = self.base.name_clusters(request)
         item_type = "text" if request.data.kind == "text" else "table row"
-        rows = row_texts(request)
-        shown = {cluster: self._shown(request, rows, offline, cluster) for cluster in request.clusters}
+        central = {cluster: central_rows(request.embeddings, request.labels, cluster, self.n_examples)
+                   for cluster in request.clusters}
+        needed = np.unique(np.concatenate([rows for rows in central.values()] or [np.zeros(0, dtype=np.int64)]))
+        text_of = dict(zip(needed.tolist(), example_texts(request, needed)))
+        shown = {cluster: self._shown(offline, cluster, [text_of[row] for row in rows.tolist()])
+                 for cluster, rows in central.items()}
         prompts = [NAME_PROMPT.format(item_type=item_type, terms=terms, examples="\n".join(f"- {e}" for e in examples))
                    for terms, examples in shown.values()]
         replies = self._ask(prompts)
@@ -183,12 +189,10 @@ class LLMNamer:
             names.update(self._tell_apart(names, shown, item_type))
         return names
 
-    def _shown(self, request: NamingRequest, rows: list[str], offline: Mapping[int, ClusterName],
-               cluster: int) -> tuple[str, list[str]]:
+    def _shown(self, offline: Mapping[int, ClusterName], cluster: int, examples: list[str]) -> tuple[str, list[str]]:
         """(terms, example rows) the question about `cluster` shows."""
         terms = offline[cluster].alternatives[:self.n_terms] if cluster in offline else ()
-        central = central_rows(request.embeddings, request.labels, cluster, self.n_examples)
-        return ", ".join(terms) or "(none)", [shorten(rows[row], self.example_chars) for row in central]
+        return ", ".join(terms) or "(none)", [shorten(example, self.example_chars) for example in examples]
 
     def _tell_apart(self, names: Mapping[int, ClusterName], shown: Mapping[int, tuple[str, list[str]]],
                     item_type: str) -> dict[int, ClusterName]:
@@ -224,13 +228,14 @@ class LLMNamer:
                                      lambda chunk: answer_concurrently(ask_one, chunk, self.model.concurrency))
 
 
-def row_texts(request: NamingRequest) -> list[str]:
-    """Every row as the namer shows it: the text for texts, "column is value" clauses for tables."""
+def example_texts(request: NamingRequest, rows: np.ndarray) -> list[str]:
+    """The given rows as the namer shows them: the text for texts, "column is value" clauses for tables (only these
+    rows are written out, however large the data)."""
     data = request.data
+    frame = data.frame.iloc[rows]
     if data.kind == "text":
-        return data.texts()
-    columns = data.feature_columns
-    return [row_to_text(row, columns) for row in data.frame.to_dict("records")]
+        return frame[data.text_column].fillna("").astype(str).tolist()
+    return rows_to_texts(frame, data.feature_columns)
 
 
 def estimate_naming(spec: str, clusters: int, mean_chars: float, *, n_examples: int = 8, n_terms: int = 10,
