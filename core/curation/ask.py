@@ -83,9 +83,9 @@ class PersonQuestions:
         if loop.n_answered:
             loop.retrain()
         truth = artifacts.truth
-        return AskedState(loop, loop.labels_, loop.n_answered, len(triplets), _moved(current, loop.labels_),
-                          score_clustering(loop.space_, loop.labels_, truth),
-                          score_clustering(loop.space_, current, truth))
+        labels = loop.labels_ if loop.n_answered else current  # before any answer, nothing has moved
+        return AskedState(loop, labels, loop.n_answered, len(triplets), _moved(current, labels),
+                          score_clustering(loop.space_, labels, truth), score_clustering(loop.space_, current, truth))
 
     def next_questions(self, state: AskedState) -> np.ndarray:
         """The next batch as (anchor, choice 1, choice 2) rows, never one asked before."""
