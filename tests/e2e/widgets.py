@@ -20,8 +20,17 @@ def open_list(page, label: str, wanted=None) -> None:
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox by its visible text."""
+    """Pick an option of a Streamlit selectbox by its visible text (a rerun still under way can redraw the box and
+    close its open list before the click lands, so the list is opened again when the click finds no option)."""
     wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        settle(page)
+        open_list(page, label, wanted)
+        try:
+            wanted.click(timeout=5_000)
+            return
+        except Exception:  # Playwright's TimeoutError: the list closed under the click
+            page.keyboard.press("Escape")
     open_list(page, label, wanted)
     wanted.click()
 
