@@ -80,9 +80,15 @@ if st.button("Start run", type="primary", key="start", disabled=settings is None
         st.error(str(error), icon=":material/error:")
 
 
-@st.fragment(run_every=1.0)
+ACTIVE = ("queued", "running")
+watched = my_run(current_run_id())
+
+
+@st.fragment(run_every=1.0 if watched is not None and watched.status in ACTIVE else None)
 def live_status() -> None:
-    """The current run's progress, refreshed every second while it is active; the whole page reruns once it ends."""
+    """The current run's progress, refreshed every second while it is active; the whole page reruns once it ends,
+    and a page showing a finished run polls nothing (eight idle pages polling kept the server busy enough that a
+    page's full rerun, interrupted by the polls, never finished)."""
     record = my_run(current_run_id())
     if record is None:
         st.caption("No run yet.")
@@ -94,7 +100,7 @@ def live_status() -> None:
         st.caption(f"Whole run: {time_left(record.progress, time.time() - record.started, expected)}.")
     if record.status == "queued" and (place := executor().queue_position(record.id)) is not None:
         st.caption(place.describe())
-    if record.status in ("queued", "running"):
+    if record.status in ACTIVE:
         st.session_state["watching"] = record.id
         if st.button("Cancel", key=f"cancel-{record.id}"):
             executor().cancel(record.id)
