@@ -49,3 +49,37 @@ def test_analyst_reviews_the_judge_and_retrains(page, server):
     page.get_by_role("link", name="Run").first.click()
     expect(page.get_by_text(f"{child} · clusterllm · support_requests")).to_be_visible()
     expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)
+
+
+def test_a_person_answers_the_most_useful_questions_and_retrains(page, server):
+    """The person as the judge: a baseline run, one batch of the most useful questions answered in the browser, the
+    answers still there after a reload, then a retrain of the embedder from them that finishes on the Run page."""
+    new_project(page, server, "Person as judge")
+    load_support_sample(page)
+    page.get_by_role("link", name="Run").first.click()
+    expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)
+
+    page.get_by_role("link", name="Review").first.click()
+    page.get_by_role("button", name="Answer the most useful questions yourself").click()
+    expect(page.get_by_text(re.compile(r"^Question 1 of \d+"))).to_be_visible(timeout=120_000)
+    answers = page.get_by_test_id("stMetric").filter(has_text="Your answers")
+    expect(answers).to_contain_text("0")
+    batch = int(re.search(r"of (\d+)", page.get_by_text(re.compile(r"^Question 1 of \d+")).inner_text()).group(1))
+    for index in range(batch):
+        page.get_by_role("radio", name="Choice 1").nth(index).check(force=True)
+    page.get_by_role("button", name="Save my answers and update the clusters").click()
+    expect(answers).to_contain_text(str(batch), timeout=120_000)
+
+    page.reload()  # the answers are in SQLite, not in the browser session
+    page.get_by_role("button", name="Answer the most useful questions yourself").click()
+    expect(answers).to_contain_text(str(batch), timeout=120_000)
+    page.get_by_role("button", name="Retrain the embedder").click()
+    started = page.get_by_text(re.compile(r"Started run \S+; follow it on the Run page"))
+    expect(started).to_be_visible()
+    child = re.search(r"Started run (\S+);", started.inner_text()).group(1)
+
+    page.get_by_role("link", name="Run").first.click()
+    expect(page.get_by_text(re.compile(rf"^{re.escape(child)} · "))).to_be_visible()
+    expect(page.get_by_text("Done:")).to_be_visible(timeout=300_000)
