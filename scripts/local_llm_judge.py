@@ -68,11 +68,15 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     template = PromptTemplate("banking customer utterance", "intent")
     one, two = (tokenizer.encode(token, add_special_tokens=False) for token in (" 1", " 2"))
+    # Qwen's tokenizer writes " 1" as a space and a digit: the answers part at the first token where they differ,
+    # so the prompt is continued with what they share and the two differing tokens are compared there.
+    agreed = next(i for i, (x, y) in enumerate(zip(one, two)) if x != y)
+    answer_prefix, one_id, two_id = one[:agreed], one[agreed], two[agreed]
 
     def prompt(a: int, b: int, c: int) -> list[int]:
         chat = [{"role": "user", "content": template.triplet_prompt(texts[a], texts[b], texts[c])}]
         text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) + "Choice"
-        return tokenizer.encode(text, add_special_tokens=False)
+        return tokenizer.encode(text, add_special_tokens=False) + answer_prefix
 
     first, second = prompt(*asked[0][:3]), prompt(*asked[1][:3])
     shared = next(i for i, (x, y) in enumerate(zip(first, second)) if x != y)
@@ -89,7 +93,7 @@ def main() -> None:
             with torch.no_grad():
                 logits = model(torch.tensor([ids[shared:]]), past_key_values=copy.deepcopy(cached),
                                use_cache=True).logits[0, -1]
-            margin = float(logits[one[0]] - logits[two[0]])
+            margin = float(logits[one_id] - logits[two_id])
             seconds = time.perf_counter() - tick
             gap = float(unit[a] @ unit[b] - unit[a] @ unit[c])
             row = {"anchor": a, "choice1": b, "choice2": c, "truth": truth, "llm": 1 if margin > 0 else 2,
