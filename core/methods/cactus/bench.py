@@ -44,8 +44,9 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
     if options.split not in ("test", "val"):
         raise SettingsError(f"Groups are scored on the test split (reported figures) or the val split (choosing "
                             f"settings), not {options.split!r}.")
+    held = {} if getattr(options, "val_domains", None) is None else {"val_domains": options.val_domains}
     spec = spec or GroupBenchmark(name=options.dataset, unseen=options.unseen,
-                                  mixed=options.dataset.endswith("-mixed"), scored=options.split)
+                                  mixed=options.dataset.endswith("-mixed"), scored=options.split, **held)
     splits = load_group_benchmark(spec)
     settings = settings_from_dict(CACTUSSettings, options.method_settings)
     device = resolve_device(options.device)
