@@ -204,7 +204,11 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
                            method_settings={"encoder": "tiny", "pretrain_steps": 1, "attention": "nia",
                                             "blend": None})
     spec = GroupBenchmark(train_groups=3, val_groups=2, test_groups=3, clusters=(3, 3), sizes=(3, 3))
-    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
+    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder,
+                             also="val")
+    also = result.pop("also")  # the same trained model scored on val-split groups too
+    assert also["split"] == "val" and result["split"] == "test" and also["n"] == 3
+    assert also["threshold"] == result["threshold"] and also["metrics"] != {}
     assert {"dataset", "method", "n", "k", "metrics", "base_metrics", "seconds"} <= set(result)
     assert result["dataset"] == "clinc150-groups" and result["n"] == 3 and result["k"] <= 9
     for key in ("metrics", "base_metrics"):

@@ -24,7 +24,7 @@ from core.data.groups import EntityGroup
 from core.embed.registry import resolve_embedder
 from core.errors import SettingsError
 from core.methods.base import EmbedderFactory
-from core.methods.cactus.estimator import EncoderLoader, scores_by_group, summarize, train_models
+from core.methods.cactus.estimator import EncoderLoader, TrainedModels, scores_by_group, summarize, train_models
 from core.methods.cactus.settings import CACTUSSettings
 from core.progress import ProgressFn, no_progress, within
 from core.settings import settings_from_dict
@@ -32,10 +32,12 @@ from core.settings import settings_from_dict
 
 def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: GroupBenchmark | None = None,
                     embedders: EmbedderFactory | None = None,
-                    encoder_loader: EncoderLoader = load_encoder) -> dict[str, Any]:
+                    encoder_loader: EncoderLoader = load_encoder, also: str | None = None) -> dict[str, Any]:
     """Benchmark CACTUS (settings from `options.method_settings`) against the untrained encoder on a groups benchmark.
 
-    `spec` (the benchmark's default sizes), `embedders` and `encoder_loader` are injectable for tests."""
+    `spec` (the benchmark's default sizes), `embedders` and `encoder_loader` are injectable for tests. With `also`
+    ("val" or "test"), the same trained models also score that split's groups, as the result's "also" (one training
+    gives the validation figure that chooses a setting and the test figure reported for it)."""
     if options.dataset not in GROUP_BENCHMARKS:
         raise SettingsError(f"CACTUS is benchmarked on groups: use one of {', '.join(GROUP_BENCHMARKS)}, not "
                             f"{options.dataset!r}.")
@@ -58,13 +60,29 @@ def run_group_bench(options: Any, progress: ProgressFn = no_progress, *, spec: G
                            embedders=embedders or (lambda name: resolve_embedder(name, device=device)),
                            device=device, checkpoint_dir=Path(work_dir) / "checkpoints", encoder_loader=encoder_loader,
                            progress=within(progress, 0.0, 0.9))
-    model, base = trained.model, trained.base
+    model = trained.model
     seconds["train"] = time.perf_counter() - lap - trained.base_seconds
     seconds.update({f"train_{stage}": value for stage, value in model.seconds_.items()})
     shutil.rmtree(Path(work_dir) / "checkpoints", ignore_errors=True)
 
+    scored = [(spec, splits)]
+    if also is not None and also != spec.scored:  # the same training and validation groups, other scored groups
+        other = dataclasses.replace(spec, scored=also)
+        scored.append((other, {**splits, "test": load_group_benchmark(other)["test"]}))
+    results = [scored_result(options, on, groups, trained, settings, device, dict(seconds), start, progress)
+               for on, groups in scored]
+    if len(results) > 1:
+        results[0]["also"] = results[1]
+    return results[0]
+
+
+def scored_result(options: Any, spec: GroupBenchmark, splits: dict[str, list[EntityGroup]], trained: TrainedModels,
+                  settings: CACTUSSettings, device: str, seconds: dict[str, float], start: float,
+                  progress: ProgressFn = no_progress) -> dict[str, Any]:
+    """The benchmark JSON for trained models scored on `splits["test"]` (the groups `spec.scored` names)."""
+    model, base = trained.model, trained.base
     lap = time.perf_counter()
-    progress("test", 0.92, f"Clustering {len(splits['test'])} test groups")
+    progress("test", 0.92, f"Clustering {len(splits['test'])} {spec.scored} groups")
     scores, base_scores = scores_by_group(model, splits["test"]), scores_by_group(base, splits["test"])
     seconds["test"] = time.perf_counter() - lap
     by_blend = scores_by_blend(model, splits["test"])
