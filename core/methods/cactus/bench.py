@@ -85,7 +85,7 @@ def scored_result(options: Any, spec: GroupBenchmark, splits: dict[str, list[Ent
     progress("test", 0.92, f"Clustering {len(splits['test'])} {spec.scored} groups")
     scores, base_scores = scores_by_group(model, splits["test"]), scores_by_group(base, splits["test"])
     seconds["test"] = time.perf_counter() - lap
-    by_blend = scores_by_blend(model, splits["test"])
+    by_blend = scores_by_blend(model, splits["test"]) if spec.scored == "val" else {}  # test: only the chosen blend
     seconds["base"] = trained.base_seconds
     seconds["total"] = time.perf_counter() - start
     return {
@@ -116,8 +116,8 @@ def scored_result(options: Any, spec: GroupBenchmark, splits: dict[str, list[Ent
 
 def scores_by_blend(model: CACTUS, groups: list[EntityGroup]) -> dict[str, dict[str, Any]]:
     """When the blend was chosen on validation groups, each blend tried: its threshold and validation AMI, and the
-    scored groups' AMI and ARI at that blend (to see what the choice cost; never used to choose). The model is left
-    at its chosen blend."""
+    scored val-split groups' AMI and ARI at that blend (what the choice cost; not computed for test groups). The
+    model is left at its chosen blend."""
     chosen, out = model.blend_, {}
     for share, (threshold, val_ami) in model.blend_curve_.items():
         model.set_blend(share)
