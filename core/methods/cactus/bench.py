@@ -133,7 +133,8 @@ def format_group_table(result: dict[str, Any]) -> str:
     settings = result["settings"]
     lines = [f"{result['dataset']} · {result['method']} · attention={settings['attention']} · "
              f"loss={settings['loss']} · "
-             f"pretrain_steps={settings['pretrain_steps']} · blend={result['blend']:g} · {'unseen' if result['unseen'] else 'seen'} intents · "
+             f"pretrain_steps={settings['pretrain_steps']} · blend={result['blend']:g} · "
+             f"{'unseen' if result['unseen'] else 'seen'} intents · "
              f"{result['n']} test groups",
              f"{'model':<22}{'AMI':>16}{'ARI':>16}"]
     for label, key in (("CACTUS", "metrics"), ("untrained encoder", "base_metrics")):
