@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--label-column")
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     bench.add_argument("--unseen", action="store_true", help="clinc150-groups: test intents never seen in training")
+    bench.add_argument("--val-domains", type=int, help="with --unseen: domains whose seen intents are held out of "
+                       "training to make the validation groups (default 2; 0: validation groups of training intents)")
     add_setting_flags(bench)
     bench.add_argument("--out", help="write the JSON result here")
     bench.set_defaults(handler=run_bench_command)
@@ -423,7 +425,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     options = BenchOptions(dataset=args.dataset, method=args.method, reduce=args.reduce, seeds=seeds,
                            algorithm=args.algorithm, k=args.k, k_range=k_range, split=args.split,
                            sample=args.sample, reuse=args.reuse, text_column=args.text_column,
-                           label_column=args.label_column, method_settings=settings, unseen=args.unseen)
+                           label_column=args.label_column, method_settings=settings, unseen=args.unseen,
+                           val_domains=args.val_domains)
     result = run_bench(options, progress=StderrProgress())
     print(format_table(result))
     if args.out:

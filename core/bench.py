@@ -61,6 +61,7 @@ class BenchOptions:
     reuse: bool = False
     work_dir: Path | None = None  # checkpoints and models of the method; a fresh folder under the home by default
     unseen: bool = False  # groups benchmarks: test groups draw on intents never seen in training
+    val_domains: int | None = None  # groups benchmarks with unseen: domains held out for validation (None: default)
 
 
 def load_bench_data(options: BenchOptions) -> Dataset:

@@ -4,6 +4,9 @@
 the train split, validation groups (which choose the clustering threshold) from val, test groups from test. With
 `unseen`, 8 of the 15 intents of every domain (seeded) appear only in test groups and the other 7 only in training and
 validation groups, so the test measures how well the learned way of clustering carries over to new intents.
+The validation groups (which choose the threshold) must then be of new intents too, or the threshold is fitted to
+intents the model was trained on: the other 7 intents of `val_domains` domains (seeded) are held out of training
+and make the validation groups (`val_domains=0`: validation groups of the training intents, as before).
 
 `scored="val"` draws the scored groups from the val split instead of test (for unseen intents: the val utterances of
 the intents held out of training), with another seed than the validation groups that choose the threshold, so
@@ -28,6 +31,7 @@ from core.data.groups import EntityGroup, make_groups
 from core.errors import IntakeError
 
 UNSEEN_PER_DOMAIN = 8
+VAL_DOMAINS = 2
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class GroupBenchmark:
     unseen: bool = False
     mixed: bool = False
     scored: Literal["test", "val"] = "test"
+    val_domains: int = VAL_DOMAINS
     seed: int = 0
 
 
@@ -70,6 +75,14 @@ def unseen_intents(domains: dict[str, list[str]], seed: int) -> set[str]:
     return held
 
 
+def validation_domains(domains: dict[str, list[str]], count: int, seed: int) -> set[str]:
+    """The domains whose seen intents are held out of training to make the validation groups (with `unseen`)."""
+    if not count:
+        return set()
+    rng = np.random.default_rng([seed, 4])
+    return set(rng.choice(sorted(domains), size=min(count, len(domains)), replace=False).tolist())
+
+
 def load_group_benchmark(spec: GroupBenchmark) -> dict[str, list[EntityGroup]]:
     """{"train", "val", "test"}: the groups of each split ("test": the scored ones, from the `scored` split), the
     same for the same spec."""
@@ -83,12 +96,15 @@ def load_group_benchmark(spec: GroupBenchmark) -> dict[str, list[EntityGroup]]:
         raise IntakeError(f"{folder / 'domains.json'} is missing; it maps CLINC150 intents to their domains.")
     family = {intent: domain for domain, intents in domains.items() for intent in intents}
     held = unseen_intents(domains, spec.seed) if spec.unseen else set()
+    val_only = validation_domains(domains, spec.val_domains, spec.seed) if spec.unseen else set()
     counts = {"train": spec.train_groups, "val": spec.val_groups, "test": spec.test_groups}
     result = {}
     for offset, (split, count) in enumerate(counts.items()):
         frame = _read(spec.scored if split == "test" else split)
         if spec.unseen:
             frame = frame[frame["intent"].isin(held) == (split == "test")]
+            if split != "test" and val_only:
+                frame = frame[frame["intent"].map(family).isin(val_only) == (split == "val")]
         if split == "test" and spec.scored == "val":
             offset = len(counts)  # not the seed of the validation groups drawn from the same split
         by_intent = count - count // 2 if spec.mixed else count
@@ -116,7 +132,7 @@ def domain_groups(frame: pd.DataFrame, family: dict[str, str], n_groups: int, *,
     groups = []
     for number in range(n_groups):
         members: list[tuple[str, str]] = []
-        for domain in rng.choice(names, size=int(rng.integers(2, 4)), replace=False):
+        for domain in rng.choice(names, size=min(int(rng.integers(2, 4)), len(names)), replace=False):
             size = min(int(rng.integers(2, 4)), len(domains[domain]))
             chosen = rng.choice(domains[domain], size=size, replace=False)
             for intent in chosen:

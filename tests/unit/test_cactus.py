@@ -7,6 +7,7 @@ import torch
 from core.data.groups import EntityGroup
 from core.errors import RunCancelled, SettingsError
 from core.methods.cactus import CACTUS, CACTUSMethod, EncoderBaseline, load_run_models
+from core.methods.cactus.estimator import BLENDS
 from core.methods.cactus.objective import SelfSupervisedGroups, augmented_triplet_loss, drop_words, triplet_loss
 from tests.unit.cactus_helpers import TOPICS, tiny_encoder, topic_groups
 
@@ -72,6 +73,28 @@ def test_fit_predict_save_load(tmp_path):
     again = CACTUS.load(tmp_path / "model", encoder_loader=tiny_encoder)
     assert again.threshold_ == model.threshold_ and again.attention == "sia"
     for first, second in zip(model.embed(val), again.embed(val)):
+        assert np.allclose(first, second, atol=1e-6)
+
+
+def test_blend_zero_is_the_pretrained_network_and_auto_chooses_a_blend_on_validation(tmp_path):
+    train, val = topic_groups(6, seed=1), topic_groups(3, seed=2)
+    untrained = tiny(epochs=0, pretrain_steps=0).fit([], val)
+    pretrained = tiny(blend=0.0).fit(train, val)
+    for first, second in zip(untrained.embed(val), pretrained.embed(val)):
+        assert np.allclose(first, second, atol=1e-6)
+    auto = tiny(blend=None).fit(train, val)
+    assert set(auto.blend_curve_) == set(BLENDS) and auto.blend_ in BLENDS
+    best = max(ami for _, ami in auto.blend_curve_.values())
+    assert auto.blend_curve_[auto.blend_][1] == best and auto.threshold_ == auto.blend_curve_[auto.blend_][0]
+    trained = tiny().fit(train, val)
+    auto.set_blend(1.0)
+    for first, second in zip(trained.embed(val), auto.embed(val)):
+        assert np.allclose(first, second, atol=1e-6)
+    half = tiny(blend=0.5).fit(train, val)
+    half.save(tmp_path / "half")
+    again = CACTUS.load(tmp_path / "half", encoder_loader=tiny_encoder)
+    assert again.blend_ == 0.5
+    for first, second in zip(half.embed(val), again.embed(val)):
         assert np.allclose(first, second, atol=1e-6)
 
 
@@ -172,18 +195,29 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
     from core.data.benchmarks import shared_data_dir
     from core.data.group_benchmarks import GroupBenchmark
     from core.methods.cactus.bench import run_group_bench
+    from core.methods.cactus.settings import CACTUSSettings
+    from core.settings import parse_text_settings
 
     if not (shared_data_dir() / "clinc150").is_dir():
         pytest.skip("shared benchmark data not present")
     options = BenchOptions(dataset="clinc150-groups", method="cactus", work_dir=tmp_path, device="cpu",
-                           method_settings={"encoder": "tiny", "pretrain_steps": 1, "attention": "nia"})
+                           method_settings={"encoder": "tiny", "pretrain_steps": 1, "attention": "nia",
+                                            "blend": None})
     spec = GroupBenchmark(train_groups=3, val_groups=2, test_groups=3, clusters=(3, 3), sizes=(3, 3))
-    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
+    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder,
+                             also="val")
+    also = result.pop("also")  # the same trained model scored on val-split groups too
+    assert also["split"] == "val" and result["split"] == "test" and also["n"] == 3
+    assert also["threshold"] == result["threshold"] and also["metrics"] != {} and result["by_blend"] == {}
     assert {"dataset", "method", "n", "k", "metrics", "base_metrics", "seconds"} <= set(result)
     assert result["dataset"] == "clinc150-groups" and result["n"] == 3 and result["k"] <= 9
     for key in ("metrics", "base_metrics"):
         assert set(result[key]) == {"ami", "ari"} and all(len(pair) == 2 for pair in result[key].values())
     assert result["seconds"]["train"] > 0 and result["settings"]["attention"] == "nia"
+    assert result["settings"]["blend"] is None and result["blend"] in BLENDS
+    assert set(also["by_blend"]) == {f"{share:g}" for share in BLENDS}
+    assert parse_text_settings(CACTUSSettings, {"blend": "auto"}) == {"blend": None}
+    assert {"threshold", "val_ami", "ami", "ari"} <= set(also["by_blend"]["0.5"])
     assert "untrained encoder" in format_table(result)
 
 

@@ -1,4 +1,5 @@
 """Groups tables (intake checks, pasted groups, adding a corrected group) and the seeded group generators."""
+import dataclasses
 import json
 
 import pandas as pd
@@ -123,6 +124,17 @@ def test_unseen_intents_never_appear_in_training_or_validation():
     unseen = {c for g in splits["test"] for c in g.clusters}
     assert not seen & unseen
     assert len(unseen) <= 10 * UNSEEN_PER_DOMAIN
+
+
+@needs_shared_data
+def test_with_unseen_intents_the_validation_groups_are_of_intents_neither_trained_nor_tested():
+    spec = GroupBenchmark(train_groups=50, val_groups=20, test_groups=50, unseen=True, scored="val")
+    splits = load_group_benchmark(spec)
+    train, val, scored = ({c for g in splits[split] for c in g.clusters} for split in ("train", "val", "test"))
+    assert not train & val and not val & scored and not train & scored
+    assert all(len(set(g.clusters)) >= 3 for g in splits["val"])  # whole domains held out: groups keep their shape
+    before = load_group_benchmark(dataclasses.replace(spec, val_domains=0))
+    assert {c for g in before["val"] for c in g.clusters} & {c for g in before["train"] for c in g.clusters}
 
 
 def test_the_groups_columns_are_guessed_and_set_with_nothing_else_marked():

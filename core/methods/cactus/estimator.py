@@ -31,6 +31,8 @@ WEIGHTS = "network.safetensors"
 SAVED = "cactus.json"
 STAGE_TITLES = {"pretrain": "self-supervised pretraining", "train": "training"}
 CHECKPOINT_SECONDS = 60.0  # a stage can be one long epoch (pretraining): checkpoint it mid-way at most once a minute
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Shares of the trained weights tried when `blend` is auto (0: the pretrained encoder, 1: the trained one)."""
 
 
 @dataclass(kw_only=True)
@@ -41,10 +43,12 @@ class CACTUS(CACTUSParams):
     starting score offset of other entities' keys, see ContextEncoder): first self-supervised (`pretrain_steps`
     steps on word-dropped copies of training texts, `word_drop` the drop rate), then on the labelled
     groups for `epochs` epochs with the `loss` ("augmented" triplet with a learned neutral similarity, or "triplet")
-    and `margin`, `batch_groups` groups per step. Prediction is average-link clustering on cosine distance cut at a
-    threshold chosen on the validation groups.
+    and `margin`, `batch_groups` groups per step. The weights kept are `blend` x trained + (1 - `blend`) x pretrained
+    (WiSE-FT; None: the share in BLENDS that scores best on the validation groups). Prediction is average-link
+    clustering on cosine distance cut at a threshold chosen on the validation groups.
 
-    Learned: `network_`, `threshold_`, `threshold_curve_` ({threshold: mean validation AMI}), `neutral_` (s₀),
+    Learned: `network_`, `threshold_`, `threshold_curve_` ({threshold: mean validation AMI}), `blend_`,
+    `blend_curve_` ({blend: (threshold, best mean validation AMI)}, when chosen), `neutral_` (s₀),
     `history_` ({"pretrain": losses, "train": losses}), `seconds_` (per stage).
     """
 
@@ -60,6 +64,7 @@ class CACTUS(CACTUSParams):
         self._check(groups, val_groups)
         seed_everything(self.seed)
         self.network_ = self._network()
+        self._pretrained = {name: value.detach().clone() for name, value in self.network_.state_dict().items()}
         self.history_ = {"pretrain": [], "train": []}
         self.seconds_: dict[str, float] = {}
         pretrain = self.pretrain_steps if groups else 0
@@ -73,14 +78,35 @@ class CACTUS(CACTUSParams):
             self._train_stage("train", groups, epochs=self.epochs, seed=self.seed + 1, steps=train,
                               progress=within(self.progress, share, 0.9))
         self.neutral_ = float(self.network_.neutral.detach())
+        self._trained = {name: value.detach().clone() for name, value in self.network_.state_dict().items()}
         start = time.perf_counter()
         chosen_on = list(val_groups) if val_groups else groups
         self.progress("threshold", 0.9, f"Choosing the threshold on {len(chosen_on)} validation groups")
+        self.blend_curve_: dict[float, tuple[float, float]] = {}
+        if self.blend is None:
+            for share in BLENDS:
+                self.set_blend(share)
+                threshold, curve = choose_threshold(self.embed(chosen_on), [g.clusters for g in chosen_on])
+                self.blend_curve_[share] = (threshold, curve[threshold])
+            # ties go to the larger share: the trained model unless blending helps
+            self.set_blend(max(BLENDS, key=lambda share: (round(self.blend_curve_[share][1], 6), share)))
+        else:
+            self.set_blend(self.blend)
         self.threshold_, self.threshold_curve_ = choose_threshold(self.embed(chosen_on),
                                                                   [g.clusters for g in chosen_on])
         self.seconds_["threshold"] = time.perf_counter() - start
         self.progress("threshold", 1.0, f"Threshold {self.threshold_:.2f} (cosine distance)")
         return self
+
+    def set_blend(self, share: float) -> None:
+        """Set the network's weights to `share` x trained + (1 - `share`) x pretrained (after `fit`)."""
+        import torch
+
+        with torch.no_grad():
+            mixed = {name: torch.lerp(self._pretrained[name], trained, float(share))
+                     if trained.is_floating_point() else trained for name, trained in self._trained.items()}
+        self.network_.load_state_dict(mixed)
+        self.blend_ = float(share)
 
     def _train_stage(self, stage: str, groups: Sequence[EntityGroup], *, epochs: int, seed: int, steps: int,
                      progress: ProgressFn) -> None:
@@ -122,7 +148,7 @@ class CACTUS(CACTUSParams):
         folder.mkdir(parents=True, exist_ok=True)
         save_model(self.network_, str(folder / WEIGHTS))
         (folder / SAVED).write_text(json.dumps({"settings": self._settings(), "threshold": self.threshold_,
-                                                "neutral": self.neutral_}, indent=2))
+                                                "neutral": self.neutral_, "blend": self.blend_}, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str = "cpu",
@@ -137,6 +163,7 @@ class CACTUS(CACTUSParams):
         load_model(model.network_, str(folder / WEIGHTS), device=device)
         model.network_.eval()
         model.threshold_, model.neutral_ = float(saved["threshold"]), float(saved["neutral"])
+        model.blend_ = float(saved.get("blend", 1.0))
         return model
 
     def _settings(self) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class CACTUSMethod(Method):
                            **{f"base_{key}": round(100 * value, 2) for key, value in theirs.items()}}
                           for group, mine, theirs in zip(val, trained_scores, base_scores)],
             "threshold": model.threshold_, "base_threshold": base.threshold_, "neutral": model.neutral_,
+            "blend": model.blend_,
             "loss_curve": model.history_, "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
         }
         context.directory.write_json(METRICS, metrics)

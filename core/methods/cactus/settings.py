@@ -35,6 +35,10 @@ class CACTUSParams:
     batch_groups: int = option(1, "Groups per step", minimum=1, maximum=256, advanced=True)
     pretrain_steps: int = option(0, "Self-supervised steps", "Steps on word-dropped copies of training texts before "
                                  "training (0: none).", minimum=0, advanced=True)
+    blend: float | None = option(1.0, "Share of the trained weights", "1 keeps the trained encoder; less averages "
+                                 "it with the pretrained one (WiSE-FT), which carries over better to new kinds of "
+                                 "entities; auto chooses it on the validation groups.", minimum=0.0, maximum=1.0,
+                                 advanced=True, empty="auto")
     word_drop: float = option(0.3, "Word drop rate", minimum=0.0, maximum=0.99, advanced=True)
     max_tokens: int = option(32, "Longest entity (tokens)", minimum=4, maximum=512, advanced=True)
     seed: int = option(0, "Seed", advanced=True)
