@@ -9,6 +9,7 @@ sizes, examples, profiles and scores, and the edits themselves (apply, undo, red
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -119,6 +120,7 @@ class Curation:
         self._text_models = text_models or (lambda model, api_base: LiteLLMJudge(model, api_base=api_base,
                                                                                  max_tokens=160, timeout=60.0))
         self.naming_problem: str | None = None
+        self._scored: tuple[bytes, dict[str, float]] | None = None
 
     @cached_property
     def artifacts(self) -> RunArtifacts:
@@ -261,8 +263,13 @@ class Curation:
         return self.artifacts.terms(self.labels())
 
     def scores(self) -> dict[str, float]:
-        """Internal scores of the current labels in the run's clustering space, external ones when labels exist."""
-        return score_clustering(self.artifacts.space, self.labels(), self.artifacts.truth)
+        """Internal scores of the current labels in the run's clustering space, external ones when labels exist;
+        kept until the labels change (Explore asks on every rerun, and at 20,000 rows they take seconds)."""
+        labels = self.labels()
+        key = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
+        if self._scored is None or self._scored[0] != key:
+            self._scored = (key, score_clustering(self.artifacts.space, labels, self.artifacts.truth))
+        return dict(self._scored[1])
 
     # --- editing -------------------------------------------------------------------------------------------
     def apply(self, edit: Edit) -> EditRecord:

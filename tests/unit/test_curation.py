@@ -88,6 +88,19 @@ def test_edits_replay_over_the_original_and_undo_redo(curation):
     np.testing.assert_array_equal(curation.original(), original)  # the original clustering stays available
 
 
+def test_scores_follow_the_current_labels_through_edits_and_undo(curation):
+    from core.metrics import score_clustering
+
+    before = curation.scores()
+    assert before == score_clustering(curation.artifacts.space, curation.original(), curation.artifacts.truth)
+    curation.apply(Merge((0, 1)))
+    merged = curation.scores()
+    assert merged == score_clustering(curation.artifacts.space, curation.labels(), curation.artifacts.truth)
+    assert merged != before
+    curation.undo()
+    assert curation.scores() == before
+
+
 def test_edits_survive_a_new_session(curation, run_dir, fake_embedder):
     curation.apply(Rename(2, "Passwords"))
     curation.apply(Move((0, 1), "new"))
