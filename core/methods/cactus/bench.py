@@ -24,7 +24,8 @@ from core.data.groups import EntityGroup
 from core.embed.registry import resolve_embedder
 from core.errors import SettingsError
 from core.methods.base import EmbedderFactory
-from core.methods.cactus.estimator import EncoderLoader, TrainedModels, scores_by_group, summarize, train_models
+from core.methods.cactus.estimator import (CACTUS, EncoderLoader, TrainedModels, scores_by_group, summarize,
+                                          train_models)
 from core.methods.cactus.settings import CACTUSSettings
 from core.progress import ProgressFn, no_progress, within
 from core.settings import settings_from_dict
