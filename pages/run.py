@@ -87,8 +87,8 @@ watched = my_run(current_run_id())
 @st.fragment(run_every=1.0 if watched is not None and watched.status in ACTIVE else None)
 def live_status() -> None:
     """The current run's progress, refreshed every second while it is active; the whole page reruns once it ends,
-    and a page showing a finished run polls nothing (eight idle pages polling kept the server busy enough that a
-    page's full rerun, interrupted by the polls, never finished)."""
+    and a page showing a finished run polls nothing (every poll is a script run on the server, and eight pages
+    polling after their runs had ended kept it busy)."""
     record = my_run(current_run_id())
     if record is None:
         st.caption("No run yet.")
