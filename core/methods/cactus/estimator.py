@@ -64,7 +64,7 @@ class CACTUS(CACTUSParams):
         self._check(groups, val_groups)
         seed_everything(self.seed)
         self.network_ = self._network()
-        self._pretrained = {name: value.detach().clone() for name, value in self.network_.state_dict().items()}
+        pretrained = self._weights() if self.blend != 1.0 else None  # the default keeps the trained weights as is
         self.history_ = {"pretrain": [], "train": []}
         self.seconds_: dict[str, float] = {}
         pretrain = self.pretrain_steps if groups else 0
@@ -78,28 +78,36 @@ class CACTUS(CACTUSParams):
             self._train_stage("train", groups, epochs=self.epochs, seed=self.seed + 1, steps=train,
                               progress=within(self.progress, share, 0.9))
         self.neutral_ = float(self.network_.neutral.detach())
-        self._trained = {name: value.detach().clone() for name, value in self.network_.state_dict().items()}
         start = time.perf_counter()
         chosen_on = list(val_groups) if val_groups else groups
+        clusters = [group.clusters for group in chosen_on]
         self.progress("threshold", 0.9, f"Choosing the threshold on {len(chosen_on)} validation groups")
-        self.blend_curve_: dict[float, tuple[float, float]] = {}
-        if self.blend is None:
-            for share in BLENDS:
-                self.set_blend(share)
-                threshold, curve = choose_threshold(self.embed(chosen_on), [g.clusters for g in chosen_on])
-                self.blend_curve_[share] = (threshold, curve[threshold])
-            # ties go to the larger share: the trained model unless blending helps
-            self.set_blend(max(BLENDS, key=lambda share: (round(self.blend_curve_[share][1], 6), share)))
+        self.blend_, self.blend_curve_ = 1.0, {}
+        if pretrained is None:
+            self.threshold_, self.threshold_curve_ = choose_threshold(self.embed(chosen_on), clusters)
         else:
-            self.set_blend(self.blend)
-        self.threshold_, self.threshold_curve_ = choose_threshold(self.embed(chosen_on),
-                                                                  [g.clusters for g in chosen_on])
+            self._pretrained, self._trained = pretrained, self._weights()
+            curves = {}
+            for share in BLENDS if self.blend is None else (self.blend,):
+                self.set_blend(share)
+                curves[share] = choose_threshold(self.embed(chosen_on), clusters)
+            # ties go to the larger share: the trained model unless blending helps
+            best = max(curves, key=lambda share: (round(curves[share][1][curves[share][0]], 6), share))
+            self.set_blend(best)
+            self.threshold_, self.threshold_curve_ = curves[best]
+            if self.blend is None:
+                self.blend_curve_ = {share: (threshold, curve[threshold])
+                                     for share, (threshold, curve) in curves.items()}
         self.seconds_["threshold"] = time.perf_counter() - start
         self.progress("threshold", 1.0, f"Threshold {self.threshold_:.2f} (cosine distance)")
         return self
 
+    def _weights(self) -> dict[str, Any]:
+        """A copy of the network's weights as they are now."""
+        return {name: value.detach().clone() for name, value in self.network_.state_dict().items()}
+
     def set_blend(self, share: float) -> None:
-        """Set the network's weights to `share` x trained + (1 - `share`) x pretrained (after `fit`)."""
+        """Set the network's weights to `share` x trained + (1 - `share`) x pretrained (after a `fit` that blends)."""
         import torch
 
         with torch.no_grad():
