@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.bench import BenchOptions  # noqa: E402
 from core.methods.cactus.bench import format_group_table, run_group_bench  # noqa: E402
 from core.methods.cactus.settings import CACTUSSettings  # noqa: E402
-from core.__main__ import StderrProgress  # noqa: E402
+from core.__main__ import StderrProgress, parse_pairs  # noqa: E402
 from core.settings import parse_text_settings  # noqa: E402
 from core.storage import dumps_json  # noqa: E402
 
@@ -46,10 +46,9 @@ def main() -> int:
     parser.add_argument("--val-domains", type=int)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    pairs = dict(item.split("=", 1) for item in args.set)
     options = BenchOptions(dataset="clinc150-groups-mixed" if args.mixed else "clinc150-groups", method="cactus",
                            split="val", unseen=not args.seen, val_domains=args.val_domains,
-                           method_settings=parse_text_settings(CACTUSSettings, pairs))
+                           method_settings=parse_text_settings(CACTUSSettings, parse_pairs(args.set)))
     result = run_group_bench(options, progress=StderrProgress(), also="test")
     test = result.pop("also")
     with (RESULTS / "cactus-unseen.jsonl").open("a", encoding="utf-8") as lines:
