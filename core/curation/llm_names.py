@@ -170,7 +170,7 @@ class LLMNamer:
         item_type = "text" if request.data.kind == "text" else "table row"
         central = {cluster: central_rows(request.embeddings, request.labels, cluster, self.n_examples)
                    for cluster in request.clusters}
-        needed = np.unique(np.concatenate([rows for rows in central.values()] or [np.zeros(0, dtype=np.int64)]))
+        needed = np.unique(np.concatenate(list(central.values()) or [np.zeros(0, dtype=np.int64)]))
         text_of = dict(zip(needed.tolist(), example_texts(request, needed)))
         shown = {cluster: self._shown(offline, cluster, [text_of[row] for row in rows.tolist()])
                  for cluster, rows in central.items()}
