@@ -29,6 +29,7 @@ class ClusteringOutcome:
     metrics: dict[str, float]
     k_curve: dict[int, float] | None
     noise_fraction: float
+    k_curve_unreduced: dict[int, float] | None = None
 
 
 def uses_umap(settings: ClusteringSettings, kind: str) -> bool:
@@ -48,9 +49,10 @@ def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind:
 
 
 def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true: np.ndarray | None = None,
-                      n_clusters: int | None = None, seed: int | None = None,
-                      row_map: RowMap = in_process) -> ClusteringOutcome:
-    """Cluster an already-reduced space with the settings' algorithm and score the result."""
+                      n_clusters: int | None = None, seed: int | None = None, row_map: RowMap = in_process,
+                      embeddings: np.ndarray | None = None) -> ClusteringOutcome:
+    """Cluster an already-reduced space with the settings' algorithm and score the result. `embeddings`: what the
+    space was reduced from, against which a k chosen by silhouette is checked (`Clusterer.fit`'s `unreduced`)."""
     clusterer = Clusterer(
         settings.algorithm,
         n_clusters if n_clusters is not None else settings.n_clusters,
@@ -62,10 +64,10 @@ def cluster_and_score(space: np.ndarray, settings: ClusteringSettings, *, y_true
         fit_sample=settings.fit_sample,
         search_sample=settings.search_sample,
         row_map=row_map,
-    ).fit(space)
+    ).fit(space, unreduced=None if embeddings is space else embeddings)
     metrics = score_clustering(space, clusterer.labels_, y_true)
     return ClusteringOutcome(clusterer.labels_, clusterer.n_clusters_, space, metrics, clusterer.k_curve_,
-                             clusterer.noise_fraction_)
+                             clusterer.noise_fraction_, clusterer.k_curve_unreduced_)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def score_over_seeds(embeddings: np.ndarray, truth: np.ndarray, *, k: int | None
         settings = ClusteringSettings(algorithm=algorithm, n_clusters=k, k_min=low, k_max=high, reduce=reduce,
                                       n_init=PROTOCOL_N_INIT, seed=seed)
         space = clustering_space(embeddings, settings, kind, seed)
-        outcome = cluster_and_score(space, settings, y_true=truth, seed=seed)
+        outcome = cluster_and_score(space, settings, y_true=truth, seed=seed, embeddings=embeddings)
         runs.append(outcome.metrics)
         found.append(outcome.n_clusters)
     summary = mean_std(runs, scale=100.0)

@@ -102,7 +102,11 @@ class Clusterer:
     above `search_sample` fitted rows it scores its candidates on a seeded sample of that size; only the chosen k is
     fitted on every fitted row, with `n_init` starts.
 
+    `fit(X, unreduced=E)` says that X is a reduction (UMAP) of E, row for row: the search for k then passes over a k
+    whose cosine silhouette in E is well below the best candidate's (choose_k.CHECK_RATIO).
+
     Learned: `labels_`, `n_clusters_` (noise excluded), `k_curve_` ({k: silhouette} when k was chosen, else None),
+    `k_curve_unreduced_` ({k: cosine silhouette in `unreduced`} when k was chosen with it, else None),
     `noise_fraction_`, and what `predict` needs: `centers_` and `center_labels_` (k-means) or `voter_`, a
     nearest-neighbour classifier over the fitted rows.
     """
@@ -124,12 +128,14 @@ class Clusterer:
         self.search_n_init = search_n_init
         self.row_map = row_map
 
-    def fit(self, X: np.ndarray, y: None = None) -> "Clusterer":
+    def fit(self, X: np.ndarray, y: None = None, *, unreduced: np.ndarray | None = None) -> "Clusterer":
         """Cluster X (a sample of it above `fit_sample` rows, then assign the rest); `y` is ignored (there for
-        scikit-learn compatibility)."""
+        scikit-learn compatibility); `unreduced`: X before reduction, to check the choice of k against."""
         X = as_matrix(X)
+        if unreduced is not None and len(unreduced) != len(X):
+            raise ValueError(f"unreduced has {len(unreduced)} rows and X {len(X)}: they must be the same rows.")
         fitted = fit_rows(len(X), self.fit_sample, self.seed)
-        self._fit_rows(X[fitted])
+        self._fit_rows(X[fitted], None if unreduced is None else as_matrix(unreduced)[fitted])
         if len(fitted) < len(X):
             labels = np.empty(len(X), dtype=np.int64)
             labels[fitted] = self.labels_
@@ -165,7 +171,7 @@ class Clusterer:
         self.n_clusters_ = int(len(np.unique(labels[labels != NOISE])))
         self.noise_fraction_ = float(np.mean(labels == NOISE))
 
-    def _fit_rows(self, X: np.ndarray) -> None:
+    def _fit_rows(self, X: np.ndarray, unreduced: np.ndarray | None) -> None:
         """Cluster every row of X and keep what `predict` needs."""
         check_algorithm(self.algorithm)
         check_linkage(self.linkage)
@@ -173,14 +179,15 @@ class Clusterer:
         if n < 2:
             raise SettingsError(f"Clustering needs at least 2 rows; this data has {n}.")
         self.k_curve_: dict[int, float] | None = None
+        self.k_curve_unreduced_: dict[int, float] | None = None
         if self.algorithm == "hdbscan":
             labels = self._hdbscan(X)
         else:
             label_at = labeller(X, self.algorithm, linkage=self.linkage, seed=self.seed, n_init=self.n_init)
             if self.n_clusters is None:
                 k_range = self.k_range or default_k_range(n)
-                self.k_curve_ = self._search_k(X, label_at, k_range)
-                k = best_k(self.k_curve_)
+                self.k_curve_, self.k_curve_unreduced_ = self._search_k(X, label_at, k_range, unreduced)
+                k = best_k(self.k_curve_, self.k_curve_unreduced_)
             else:
                 k = self.n_clusters
                 # Spectral embedding needs fewer eigenvectors than points, hence one cluster fewer at most.
@@ -199,16 +206,17 @@ class Clusterer:
         else:
             self.voter_ = KNeighborsClassifier(n_neighbors=min(ASSIGN_NEIGHBORS, n)).fit(X, labels)
 
-    def _search_k(self, X: np.ndarray, label_at: Callable[[int], np.ndarray],
-                  k_range: tuple[int, int]) -> dict[int, float]:
-        """The silhouette curve over k_range: as always up to FULL_SEARCH_UP_TO rows; above, with at most
-        `search_n_init` k-means starts, on X itself up to `search_sample` rows, else on a seeded sample of X."""
+    def _search_k(self, X: np.ndarray, label_at: Callable[[int], np.ndarray], k_range: tuple[int, int],
+                  unreduced: np.ndarray | None) -> tuple[dict[int, float], dict[int, float] | None]:
+        """The silhouette curves over k_range (`search_k`): as always up to FULL_SEARCH_UP_TO rows; above, with at
+        most `search_n_init` k-means starts, on X itself up to `search_sample` rows, else on a seeded sample of X."""
         if len(X) <= FULL_SEARCH_UP_TO:
-            return search_k(X, label_at, k_range, seed=self.seed)
-        sample = X[fit_rows(len(X), self.search_sample, self.seed)]
-        sample_label_at = labeller(sample, self.algorithm, linkage=self.linkage, seed=self.seed,
+            return search_k(X, label_at, k_range, seed=self.seed, unreduced=unreduced)
+        rows = fit_rows(len(X), self.search_sample, self.seed)
+        sample_label_at = labeller(X[rows], self.algorithm, linkage=self.linkage, seed=self.seed,
                                    n_init=min(self.n_init, self.search_n_init))
-        return search_k(sample, sample_label_at, k_range, seed=self.seed)
+        return search_k(X[rows], sample_label_at, k_range, seed=self.seed,
+                        unreduced=None if unreduced is None else unreduced[rows])
 
     def _hdbscan(self, X: np.ndarray) -> np.ndarray:
         size = self.min_cluster_size
@@ -226,8 +234,11 @@ def cluster(X: np.ndarray, algorithm: str = "kmeans", k: int | None = None, **se
 
 
 def choose_k_by_silhouette(X: np.ndarray, k_range: tuple[int, int] = (2, 15), *, algorithm: str = "kmeans",
-                           seed: int = 0, linkage: str = "ward") -> tuple[int, dict[int, float]]:
-    """The best k for `algorithm` on X and the whole curve {k: silhouette} it was read from."""
+                           seed: int = 0, linkage: str = "ward",
+                           unreduced: np.ndarray | None = None) -> tuple[int, dict[int, float]]:
+    """The best k for `algorithm` on X and the whole curve {k: silhouette} it was read from; `unreduced` as for
+    `Clusterer.fit`."""
     X = as_matrix(X)
-    curve = search_k(X, labeller(X, algorithm, linkage=linkage, seed=seed), k_range, seed=seed)
-    return best_k(curve), curve
+    curve, checked = search_k(X, labeller(X, algorithm, linkage=linkage, seed=seed), k_range, seed=seed,
+                              unreduced=unreduced)
+    return best_k(curve, checked), curve

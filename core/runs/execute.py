@@ -193,10 +193,12 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     choice = choose_k(clustering, len(data.frame), representation.suggested_k, representation.k_scores,
                       method.label)
     with_range = replace(clustering, k_min=choice.k_range[0], k_max=choice.k_range[1])
-    outcome = cluster_and_score(space, with_range, y_true=truth, n_clusters=choice.k, row_map=row_map)
+    outcome = cluster_and_score(space, with_range, y_true=truth, n_clusters=choice.k, row_map=row_map,
+                                embeddings=representation.embeddings)
     silhouette_k = outcome.n_clusters if choice.source == "silhouette" else None
     if choice.source == "method":  # the silhouette's choice, shown beside the method's
-        silhouette_k = cluster_and_score(space, with_range, n_clusters=None, row_map=row_map).n_clusters
+        silhouette_k = cluster_and_score(space, with_range, n_clusters=None, row_map=row_map,
+                                         embeddings=representation.embeddings).n_clusters
     comparisons = {}
     for name, embeddings in representation.comparisons.items():
         context.check_stop()
@@ -232,6 +234,7 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
         "clustered_space": f"umap-{space.shape[1]}d" if space is not representation.embeddings else "embeddings",
         "metrics": outcome.metrics,
         "k_curve": outcome.k_curve,
+        "k_curve_unreduced": outcome.k_curve_unreduced,
         "noise_fraction": outcome.noise_fraction,
         "comparisons": comparisons,
         "comparison_titles": method.comparison_titles,

@@ -161,9 +161,33 @@ def test_wide_k_range_is_searched_coarse_to_fine():
 
     centres = [(20.0 * i, 20.0 * j) for i in range(6) for j in range(5)]
     X, _ = make_blobs(n_samples=900, centers=centres, cluster_std=0.5, random_state=3)
-    curve = search_k(X, labeller(X, "kmeans", seed=0, n_init=3), (2, 200), seed=0)
-    assert max(curve, key=curve.get) == 30
+    curve, checked = search_k(X, labeller(X, "kmeans", seed=0, n_init=3), (2, 200), seed=0)
+    assert max(curve, key=curve.get) == 30 and checked is None
     assert len(curve) < MAX_CANDIDATES + 12 < 199  # far fewer fits than the 199 values of the range
     assert default_k_range(3080) == (2, 205)
     assert default_k_range(100) == (2, 20)
     assert default_k_range(10) == (2, 9)
+
+
+def island_layout() -> tuple[np.ndarray, np.ndarray]:
+    """Four equally distinct groups in 20-d (`embeddings`), and a 2-d "reduction" that sets the first far apart as an
+    island while the other three sit close together, as UMAP can lay out a small topic."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(4), 50)
+    embeddings = np.eye(20)[groups] * 3 + rng.normal(scale=0.5, size=(200, 20))
+    corners = np.array([(1000.0, 0.0), (0.0, 0.0), (4.0, 0.0), (0.0, 4.0)])
+    return corners[groups] + rng.normal(scale=0.6, size=(200, 2)), embeddings
+
+
+def test_a_k_the_embeddings_reject_is_passed_over_for_the_best_one_they_accept():
+    reduced, embeddings = island_layout()
+    alone = Clusterer("kmeans", k_range=(2, 8), seed=0).fit(reduced)
+    assert alone.n_clusters_ == 2 and alone.k_curve_unreduced_ is None  # the island wins in the reduced space
+    checked = Clusterer("kmeans", k_range=(2, 8), seed=0).fit(reduced, unreduced=embeddings)
+    assert checked.n_clusters_ == 4 and checked.k_curve_ == alone.k_curve_
+    assert sorted(checked.k_curve_unreduced_) == sorted(checked.k_curve_)
+    assert checked.k_curve_unreduced_[2] < 0.7 * max(checked.k_curve_unreduced_.values())
+    k, curve = choose_k_by_silhouette(reduced, (2, 8), unreduced=embeddings)
+    assert k == 4 and curve == alone.k_curve_
+    with pytest.raises(ValueError, match="same rows"):
+        Clusterer("kmeans", k_range=(2, 8)).fit(reduced, unreduced=embeddings[:10])

@@ -206,4 +206,4 @@ class PersonLoop:
         self.embeddings_ = adapt(self.base_, self.W_)
         self.space_ = clustering_space(self.embeddings_, self.clustering, "text", self.clustering.seed)
         self.labels_ = cluster_and_score(self.space_, self.clustering, n_clusters=self.n_clusters,
-                                         seed=self.clustering.seed).labels
+                                         seed=self.clustering.seed, embeddings=self.embeddings_).labels
