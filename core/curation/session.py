@@ -10,6 +10,7 @@ sizes, examples, profiles and scores, and the edits themselves (apply, undo, red
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -264,11 +265,15 @@ class Curation:
 
     def scores(self) -> dict[str, float]:
         """Internal scores of the current labels in the run's clustering space, external ones when labels exist;
-        kept until the labels change (Explore asks on every rerun, and at 20,000 rows they take seconds)."""
+        kept until the labels change (Explore asks on every rerun, and at 20,000 rows they take seconds). While the
+        labels are the run's own, the scores the run stored for them are used (the same function on the same space)."""
         labels = self.labels()
         key = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
         if self._scored is None or self._scored[0] != key:
-            self._scored = (key, score_clustering(self.artifacts.space, labels, self.artifacts.truth))
+            stored = self.artifacts.scores.get("metrics") or {}
+            unedited = np.array_equal(labels, self.artifacts.labels) and {"silhouette", "davies_bouldin"} <= set(stored)
+            scores = dict(stored) if unedited else score_clustering(self.artifacts.space, labels, self.artifacts.truth)
+            self._scored = (key, {name: math.nan if value is None else value for name, value in scores.items()})
         return dict(self._scored[1])
 
     # --- editing -------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """User story at scale in a real browser: upload a generated 20,000-row texts file, run the default baseline on all of
 it, and open Explore within a stated time budget (issue #13). The measured times are printed; the scale figures
-proper (100k rows, per stage) come from `scripts/scale_bench.py`."""
+proper (per stage) come from `scripts/scale_bench.py`. `CLUSTERLENS_SCALE_ROWS=100000 pytest
+tests/e2e/test_scale_flow.py -s` runs the same story at another size (the budgets grow with it)."""
+import os
 import time
 
 import pytest
@@ -13,9 +15,10 @@ from tests.e2e.widgets import new_project
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not shared_data_dir().is_dir(), reason="shared benchmark data not present")]
 
-ROWS = 20_000
-RUN_BUDGET_SECONDS = 1_200
-"""The whole baseline run on a 2-core machine (278 s measured at load average 6; generous for a loaded CI machine)."""
+ROWS = int(os.environ.get("CLUSTERLENS_SCALE_ROWS", 20_000))
+RUN_BUDGET_SECONDS = 1_200 * max(1, ROWS // 20_000)
+"""The whole baseline run on a 2-core machine (278 s measured at 20,000 rows, load average 6; generous for a loaded CI
+machine)."""
 EXPLORE_BUDGET_SECONDS = 60
 """From the click on "Explore the result" to the scores and the map drawn: 21 s measured at load average 6 on 2 cores
 (three benchmarks beside it); the budget leaves room for a loaded CI machine. The issue's 5 s target is at 100k rows
@@ -23,11 +26,13 @@ after a run, and is not measured yet (README, Scale)."""
 
 
 def test_a_20000_row_file_runs_and_explore_opens_within_budget(page, server, tmp_path):
-    path = tmp_path / "tickets_20k.csv"
+    path = tmp_path / "tickets_many.csv"
     scale_corpus(ROWS).to_csv(path, index=False)
-    new_project(page, server, "Twenty thousand")
+    new_project(page, server, f"{ROWS:,} rows")
+    uploaded = time.monotonic()
     page.locator("input[type=file]").set_input_files(str(path))
-    expect(page.get_by_role("heading", name="tickets_20k", exact=True)).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("heading", name="tickets_many", exact=True)).to_be_visible(timeout=120_000)
+    upload_seconds = time.monotonic() - uploaded
 
     page.get_by_role("link", name="Run").first.click()
     expect(page.get_by_text(f"{ROWS:,} rows").first).to_be_visible()
@@ -42,6 +47,7 @@ def test_a_20000_row_file_runs_and_explore_opens_within_budget(page, server, tmp
         timeout=EXPLORE_BUDGET_SECONDS * 1000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=EXPLORE_BUDGET_SECONDS * 1000)
     explore_seconds = time.monotonic() - clicked
-    print(f"{ROWS:,} rows: run {run_seconds:.0f} s, Explore drawn {explore_seconds:.1f} s after the click")
+    print(f"{ROWS:,} rows: upload and preview {upload_seconds:.1f} s, run {run_seconds:.0f} s, Explore drawn "
+          f"{explore_seconds:.1f} s after the click")
     assert explore_seconds <= EXPLORE_BUDGET_SECONDS
     expect(page.get_by_test_id("stMetric").filter(has_text="NMI")).to_be_visible()
