@@ -386,8 +386,10 @@ def run_cluster(args: argparse.Namespace) -> int:
     """Cluster a file into the run folder --out, catalogued (owner "cli") like the app's runs and reporting through
     the same progress writer; progress lines go to stderr, the summary to stdout."""
     from core.data.intake import load_dataset
+    from core.methods import get_method
     from core.runs import create_run, default_store, execute_run, run_job, worker_name
     from core.settings import ClusteringSettings, RunConfig
+    from core.tasks import name_clusters
 
     settings = method_settings_from(args)
     data = load_dataset(args.input, text_column=args.text_column, label_column=args.label_column)
@@ -410,6 +412,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     assert outcome is not None, "a run created here and never queued is claimed by no one else"
     if outcome.error is not None:
         raise outcome.error
+    if not get_method(config.method).whole_run:  # as app runs end, so that `show` and Explore open on stored names
+        name_clusters(out, StderrProgress())
     print(json.dumps({"run_dir": str(out), **outcome.summary, "run_id": record.id}, default=float))
     return 0
 

@@ -32,6 +32,7 @@ def test_cluster_writes_a_run_directory(tmp_path, texts_csv):
     for name in ("config.json", "status.json", "labels.npy", "embeddings.npy", "projection.npy", "metrics.json"):
         assert (out / name).exists(), name
     assert "[    embed]" in result.stderr  # progress goes to stderr
+    assert "Naming the clusters" in result.stderr  # named as app runs are, before `show` or Explore opens it
     record = cli_run(out)
     assert (record.status, record.progress, record.summary["k"]) == ("done", 1.0, 3)
     assert summary["run_id"] == record.id
