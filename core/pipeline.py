@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.cluster import Clusterer, UMAPReducer
+from core.cluster import Clusterer, SampleNeighbours, UMAPReducer
 from core.cluster.reduce import RowMap, in_process
 from core.cluster.choose_k import default_k_range
 from core.errors import SettingsError
@@ -40,11 +40,13 @@ def uses_umap(settings: ClusteringSettings, kind: str) -> bool:
 
 
 def clustering_space(embeddings: np.ndarray, settings: ClusteringSettings, kind: str, seed: int,
-                     row_map: RowMap = in_process) -> np.ndarray:
-    """The space k-means & co. see: 5-d cosine UMAP of the embeddings, or the embeddings themselves."""
+                     row_map: RowMap = in_process, neighbours: SampleNeighbours | None = None) -> np.ndarray:
+    """The space k-means & co. see: 5-d cosine UMAP of the embeddings, or the embeddings themselves. `neighbours`:
+    the embeddings' sample neighbours (`SampleNeighbours` for `seed` and the settings' fit_sample), when the run
+    shares them with its 2-d map."""
     if uses_umap(settings, kind) and embeddings.shape[1] > settings.reduce_components:
         return UMAPReducer(n_components=settings.reduce_components, seed=seed, fit_sample=settings.fit_sample,
-                           row_map=row_map).fit_transform(embeddings)
+                           row_map=row_map, neighbours=neighbours).fit_transform(embeddings)
     return embeddings
 
 

@@ -11,8 +11,8 @@ from core.methods import METHODS, method_settings, methods_for
 from core.runs import create_run
 from core.runs.estimates import EstimateLog, time_left
 from core.settings import ClusteringSettings, RunConfig, settings_from_dict
-from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, require_dataset, run_label,
-                          run_store, set_current_run, shown_on_explore, workspace_id)
+from pages.common import (VIEW_PAGES, current_run_id, executor, my_run, my_runs, prepare_explore, require_dataset,
+                          run_label, run_store, set_current_run, shown_on_explore, workspace_id)
 from pages.settings_form import settings_form
 
 LARGE_INPUT = 20_000  # above this many rows the page says what will be slow and offers a seeded sample
@@ -106,6 +106,8 @@ def live_status() -> None:
             executor().cancel(record.id)
         return
     if st.session_state.pop("watching", None) == record.id:
+        if record.status == "done" and shown_on_explore(record.method):
+            prepare_explore(record)
         st.rerun()  # the run just ended: refresh the history below too
     if record.status == "done" and not shown_on_explore(record.method):
         st.success("Done.", icon=":material/check_circle:")

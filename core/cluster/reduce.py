@@ -122,21 +122,92 @@ def exact_neighbors(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.
             np.concatenate([distances for _, distances in found]).astype(np.float32))
 
 
+class NeighbourSearch:
+    """The `n_neighbors` fitted rows nearest to each row, exact (a matrix product and torch's top-k, on every core),
+    PLACE_BLOCK rows at a time. Row-wise and picklable, so a RowMap can run it in parallel blocks; it returns one
+    array (indices and distances side by side, as floats, which hold indices exactly) because a RowMap carries one,
+    and `unpack` splits it."""
+
+    def __init__(self, fitted: np.ndarray, metric: str = "cosine", n_neighbors: int = PLACE_NEIGHBORS) -> None:
+        if metric not in ("cosine", "euclidean"):
+            raise ValueError(f"Rows can be placed by cosine or euclidean distance, not {metric!r}.")
+        self.metric = metric
+        self.fitted = prepared_rows(np.asarray(fitted), metric)
+        self.n_neighbors = min(n_neighbors, len(self.fitted))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """[indices | distances] of each row's nearest fitted rows, nearest first."""
+        X = as_matrix(X)
+        found = [nearest_rows(prepared_rows(X[start:start + PLACE_BLOCK], self.metric), self.fitted,
+                              self.n_neighbors, self.metric) for start in range(0, len(X), PLACE_BLOCK)]
+        return np.concatenate([np.hstack([indices, distances]) for indices, distances in found]
+                              or [np.zeros((0, 2 * self.n_neighbors))]).astype(np.float64)
+
+    def unpack(self, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, distances) from what `__call__` returned."""
+        return found[:, :self.n_neighbors].astype(np.int64), found[:, self.n_neighbors:].astype(np.float32)
+
+
+class SampleNeighbours:
+    """The neighbour searches a run's two UMAPs (5-d for clustering, 2-d for the map) both need, done once: the
+    seeded sample of at most `fit_sample` rows UMAP is fitted on, each sample row's nearest sample rows, and each
+    other row's PLACE_NEIGHBORS nearest sample rows (through `row_map`: here, or in parallel on a cluster). Both
+    UMAPs take the same sample for the same seed, so at 100,000 rows the map no longer repeats the searches.
+
+    Learned: `fitted_` (the sample's rows), `n_neighbors_` (n_neighbors clipped below the sample's size),
+    `sample_knn_` ((indices, distances) within the sample, exact, above EXACT_NEIGHBORS_ABOVE rows; None below,
+    where umap-learn searches itself), `rest_` (the other rows), `rest_neighbours_` and `rest_distances_`.
+    """
+
+    def __init__(self, n_neighbors: int = 15, metric: str = "cosine", seed: int = 42,
+                 fit_sample: int | None = FIT_SAMPLE, row_map: RowMap = in_process) -> None:
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.seed = seed
+        self.fit_sample = fit_sample
+        self.row_map = row_map
+
+    def fit(self, X: np.ndarray) -> "SampleNeighbours":
+        X = as_matrix(X)
+        self.n_rows_ = len(X)
+        self.fitted_ = fit_rows(len(X), self.fit_sample, self.seed)
+        self.n_neighbors_ = max(2, min(self.n_neighbors, len(self.fitted_) - 1))
+        self.sample_knn_ = None
+        if len(self.fitted_) > EXACT_NEIGHBORS_ABOVE and self.metric in ("cosine", "euclidean"):
+            self.sample_knn_ = exact_neighbors(X[self.fitted_], self.n_neighbors_, self.metric)
+        self.rest_ = np.setdiff1d(np.arange(len(X)), self.fitted_, assume_unique=True)
+        self.rest_neighbours_ = self.rest_distances_ = None
+        if len(self.rest_):
+            search = NeighbourSearch(X[self.fitted_], self.metric)
+            self.rest_neighbours_, self.rest_distances_ = search.unpack(self.row_map(search, X[self.rest_]))
+        return self
+
+    def check(self, X: np.ndarray, n_neighbors: int, metric: str, seed: int, fit_sample: int | None) -> None:
+        """Refuse to stand in for another search: these neighbours are of X's rows, with these settings."""
+        wanted = (len(X), n_neighbors, metric, seed, fit_sample)
+        found = (self.n_rows_, self.n_neighbors, self.metric, self.seed, self.fit_sample)
+        if wanted != found:
+            raise ValueError(f"The neighbours were searched for (rows, n_neighbors, metric, seed, fit_sample) = "
+                             f"{found}, not {wanted}.")
+
+
 def _umap(X: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int,
-          fit_sample: int | None = None, row_map: RowMap = in_process) -> tuple[np.ndarray, UMAPPlacement]:
+          fit_sample: int | None = None, row_map: RowMap = in_process,
+          neighbours: SampleNeighbours | None = None) -> tuple[np.ndarray, UMAPPlacement]:
     """(UMAP coordinates of every row, a placement for new rows) with n_neighbors clipped to the data (it must stay
-    below the number of points); above `fit_sample` rows UMAP is fitted on a sample and the other rows are placed."""
+    below the number of points); above `fit_sample` rows UMAP is fitted on a sample and the other rows are placed.
+    `neighbours`: the searches done already for these rows and settings (else they are done here)."""
     import umap
 
     cache_umap_compiles()
-    fitted = fit_rows(len(X), fit_sample, seed)
-    n_neighbors = max(2, min(n_neighbors, len(fitted) - 1))
-    known = (None, None, None)
-    if len(fitted) > EXACT_NEIGHBORS_ABOVE and metric in ("cosine", "euclidean"):
-        known = (*exact_neighbors(X[fitted], n_neighbors, metric), None)
+    if neighbours is None:
+        neighbours = SampleNeighbours(n_neighbors, metric, seed, fit_sample, row_map).fit(X)
+    neighbours.check(X, n_neighbors, metric, seed, fit_sample)
+    fitted = neighbours.fitted_
+    known = (None, None, None) if neighbours.sample_knn_ is None else (*neighbours.sample_knn_, None)
     # n_jobs=1 because a fixed random_state makes UMAP single-threaded anyway (it warns otherwise).
-    model = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
-                      random_state=seed, n_jobs=1, precomputed_knn=known)
+    model = umap.UMAP(n_components=n_components, n_neighbors=neighbours.n_neighbors_, min_dist=min_dist,
+                      metric=metric, random_state=seed, n_jobs=1, precomputed_knn=known)
     with warnings.catch_warnings():  # its warning that `transform` needs NN-descent: rows are placed by UMAPPlacement
         warnings.filterwarnings("ignore", message="precomputed_knn")
         if len(fitted) == len(X):
@@ -145,8 +216,7 @@ def _umap(X: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float
         coordinates = np.empty((len(X), n_components), dtype=float)
         coordinates[fitted] = model.fit(X[fitted]).embedding_
     placement = UMAPPlacement(X[fitted], coordinates[fitted], metric)
-    rest = np.setdiff1d(np.arange(len(X)), fitted, assume_unique=True)
-    coordinates[rest] = row_map(placement, X[rest])
+    coordinates[neighbours.rest_] = placement.place(neighbours.rest_neighbours_, neighbours.rest_distances_)
     return coordinates, placement
 
 
@@ -156,30 +226,26 @@ class UMAPPlacement:
     umap-learn's own `transform` starts before it optimises; its optimisation is skipped because its epochs and
     pruning depend on how many rows come at once, and here a row's place must not depend on its block.
 
-    Holds the fitted rows (float32, unit length for "cosine") and their coordinates; picklable, so a Ray actor can
-    hold one. The neighbour search is exact (a matrix product and torch's top-k, on every core)."""
+    Holds the fitted rows (in its `search`) and their coordinates; picklable, so a Ray actor can hold one."""
 
     def __init__(self, fitted: np.ndarray, coordinates: np.ndarray, metric: str = "cosine",
                  n_neighbors: int = PLACE_NEIGHBORS) -> None:
-        if metric not in ("cosine", "euclidean"):
-            raise ValueError(f"Rows can be placed by cosine or euclidean distance, not {metric!r}.")
-        self.metric = metric
-        self.fitted = prepared_rows(np.asarray(fitted), metric)
+        self.search = NeighbourSearch(fitted, metric, n_neighbors)
         self.coordinates = np.asarray(coordinates, dtype=float)
-        self.n_neighbors = min(n_neighbors, len(self.coordinates))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        """Coordinates of the rows of X, PLACE_BLOCK rows at a time."""
-        X = as_matrix(X)
-        return np.concatenate([self._place(X[start:start + PLACE_BLOCK]) for start in range(0, len(X), PLACE_BLOCK)]
-                              or [np.zeros((0, self.coordinates.shape[1]))])
+        """Coordinates of the rows of X."""
+        return self.place(*self.search.unpack(self.search(X)))
 
-    def _place(self, X: np.ndarray) -> np.ndarray:
+    def place(self, neighbours: np.ndarray, distances: np.ndarray) -> np.ndarray:
+        """Coordinates of rows whose nearest fitted rows (`NeighbourSearch`) are known."""
         from umap.umap_ import smooth_knn_dist
 
+        if not len(neighbours):
+            return np.zeros((0, self.coordinates.shape[1]))
         cache_umap_compiles()
-        neighbours, distances = nearest_rows(prepared_rows(X, self.metric), self.fitted, self.n_neighbors, self.metric)
-        sigmas, _ = smooth_knn_dist(distances, float(self.n_neighbors), local_connectivity=0.0)
+        distances = np.ascontiguousarray(distances, dtype=np.float32)
+        sigmas, _ = smooth_knn_dist(distances, float(neighbours.shape[1]), local_connectivity=0.0)
         weights = np.exp(-distances / np.maximum(sigmas, 1e-12)[:, None])
         weights[weights.sum(axis=1) == 0, 0] = 1.0  # a row far from every fitted row takes its nearest one's place
         weights /= weights.sum(axis=1, keepdims=True)
@@ -198,7 +264,8 @@ class UMAPReducer:
     """Reduce embeddings to a few dimensions before clustering (5-d cosine UMAP, BERTopic's defaults).
 
     Above `fit_sample` rows the layout is learned on a seeded sample and the other rows are placed in it (through
-    `row_map`: here, or in parallel on a cluster). Learned:
+    `row_map`: here, or in parallel on a cluster); `neighbours`, a fitted SampleNeighbours of the same rows and
+    settings, saves its searches when the 2-d map shares them. Learned:
     `embedding_` (the coordinates of every row of X) and `placement_` (a UMAPPlacement, for `transform`; None when
     UMAP could not run).
 
@@ -207,7 +274,8 @@ class UMAPReducer:
     """
 
     def __init__(self, n_components: int = 5, n_neighbors: int = 15, min_dist: float = 0.0, metric: str = "cosine",
-                 seed: int = 42, fit_sample: int | None = FIT_SAMPLE, row_map: RowMap = in_process) -> None:
+                 seed: int = 42, fit_sample: int | None = FIT_SAMPLE, row_map: RowMap = in_process,
+                 neighbours: SampleNeighbours | None = None) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -215,6 +283,7 @@ class UMAPReducer:
         self.seed = seed
         self.fit_sample = fit_sample
         self.row_map = row_map
+        self.neighbours = neighbours
 
     def fit(self, X: np.ndarray) -> "UMAPReducer":
         """Learn the reduced coordinates of X into `embedding_`."""
@@ -224,7 +293,8 @@ class UMAPReducer:
         else:
             self.embedding_, self.placement_ = _umap(X, n_components=self.n_components, n_neighbors=self.n_neighbors,
                                                      min_dist=self.min_dist, metric=self.metric, seed=self.seed,
-                                                     fit_sample=self.fit_sample, row_map=self.row_map)
+                                                     fit_sample=self.fit_sample, row_map=self.row_map,
+                                                     neighbours=self.neighbours)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -238,9 +308,9 @@ class UMAPReducer:
 
 
 def project_2d(X: np.ndarray, seed: int = 42, metric: str = "cosine", fit_sample: int | None = FIT_SAMPLE,
-               row_map: RowMap = in_process) -> np.ndarray:
+               row_map: RowMap = in_process, neighbours: SampleNeighbours | None = None) -> np.ndarray:
     """2-d coordinates for the scatter plot: UMAP with min_dist=0.1 so points do not pile up (fitted on a sample of
-    `fit_sample` rows when there are more).
+    `fit_sample` rows when there are more; `neighbours`: the searches the 5-d reduction of the same rows did).
 
     Fallback: with 3 points or fewer UMAP cannot run, so the first two principal coordinates are used.
     """
@@ -248,4 +318,4 @@ def project_2d(X: np.ndarray, seed: int = 42, metric: str = "cosine", fit_sample
     if len(X) <= 3:
         return _pca_2d(X)
     return _umap(X, n_components=2, n_neighbors=15, min_dist=0.1, metric=metric, seed=seed, fit_sample=fit_sample,
-                 row_map=row_map)[0]
+                 row_map=row_map, neighbours=neighbours)[0]

@@ -121,7 +121,7 @@ class Curation:
         self._text_models = text_models or (lambda model, api_base: LiteLLMJudge(model, api_base=api_base,
                                                                                  max_tokens=160, timeout=60.0))
         self.naming_problem: str | None = None
-        self._scored: tuple[bytes, dict[str, float]] | None = None
+        self._kept: dict[str, tuple[bytes, Any]] = {}
 
     @cached_property
     def artifacts(self) -> RunArtifacts:
@@ -258,23 +258,36 @@ class Curation:
 
     def profiles(self) -> list[ClusterProfile]:
         """What sets each current cluster apart, in the table's columns (tables; texts get `terms`)."""
-        return self.artifacts.profiles(self.labels())
+        labels = self.labels()
+        return self._per_labels("profiles", labels, lambda: self.artifacts.profiles(labels))
 
     def terms(self) -> dict[int, list[str]]:
-        return self.artifacts.terms(self.labels())
+        """Characteristic words of each current cluster (texts)."""
+        labels = self.labels()
+        return self._per_labels("terms", labels, lambda: self.artifacts.terms(labels))
 
     def scores(self) -> dict[str, float]:
         """Internal scores of the current labels in the run's clustering space, external ones when labels exist;
         kept until the labels change (Explore asks on every rerun, and at 20,000 rows they take seconds). While the
         labels are the run's own, the scores the run stored for them are used (the same function on the same space)."""
         labels = self.labels()
-        key = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
-        if self._scored is None or self._scored[0] != key:
+
+        def computed() -> dict[str, float]:
             stored = self.artifacts.scores.get("metrics") or {}
             unedited = np.array_equal(labels, self.artifacts.labels) and {"silhouette", "davies_bouldin"} <= set(stored)
             scores = dict(stored) if unedited else score_clustering(self.artifacts.space, labels, self.artifacts.truth)
-            self._scored = (key, {name: math.nan if value is None else value for name, value in scores.items()})
-        return dict(self._scored[1])
+            return {name: math.nan if value is None else value for name, value in scores.items()}
+
+        return dict(self._per_labels("scores", labels, computed))
+
+    def _per_labels(self, what: str, labels: np.ndarray, compute: Callable[[], Any]) -> Any:
+        """`compute()`'s result for `what`, kept until the current labels change: Explore asks on every rerun, and at
+        100,000 rows scores and terms take a second or more each."""
+        key = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
+        kept = self._kept.get(what)
+        if kept is None or kept[0] != key:
+            kept = self._kept[what] = (key, compute())
+        return kept[1]
 
     # --- editing -------------------------------------------------------------------------------------------
     def apply(self, edit: Edit) -> EditRecord:

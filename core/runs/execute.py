@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.cluster import ClusterTree, project_2d
+from core.cluster import ClusterTree, SampleNeighbours, project_2d
 from core.cluster.reduce import RowMap, in_process
 from core.data.dataset import Dataset
 from core.device import resolve_device
@@ -186,7 +186,9 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     truth = np.asarray(data.labels()) if data.label_column else None
     progress("reduce", spans["reduce"][0],
              "Reducing with UMAP" if uses_umap(clustering, data.kind) else "Preparing to cluster")
-    space = clustering_space(representation.embeddings, clustering, data.kind, clustering.seed, row_map)
+    neighbours = SampleNeighbours(seed=clustering.seed, fit_sample=clustering.fit_sample,
+                                  row_map=row_map).fit(representation.embeddings)  # the reduction's and the map's
+    space = clustering_space(representation.embeddings, clustering, data.kind, clustering.seed, row_map, neighbours)
     context.check_stop()
     timer.lap("reduce")
     progress("cluster", spans["cluster"][0], f"Clustering with {clustering.algorithm}")
@@ -214,7 +216,7 @@ def execute_run(config: RunConfig, run_dir: str | Path, progress: ProgressFn = n
     timer.lap("hierarchy")
     progress("project", spans["project"][0], "Projecting to 2-D for the scatter plot")
     projection = project_2d(representation.embeddings, seed=clustering.seed, fit_sample=clustering.fit_sample,
-                            row_map=row_map)
+                            row_map=row_map, neighbours=neighbours)
     context.check_stop()
     timer.lap("project")
     progress("save", spans["save"][0], "Saving the results")

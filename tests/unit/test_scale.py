@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cluster import Clusterer, UMAPReducer, project_2d
+from core.cluster import Clusterer, SampleNeighbours, UMAPReducer, project_2d
 from core import paths
 from core.cluster import algorithms, reduce
 from core.cluster.reduce import exact_neighbors, fit_rows
@@ -95,6 +95,27 @@ def test_umap_fits_a_sample_and_places_the_rest_where_a_full_fit_would_cluster_t
     assert ari(truth, labels) > 0.95
     np.testing.assert_allclose(reducer.transform(X[:10]), reducer.transform(X[:10]))
     assert project_2d(X, fit_sample=400).shape == (1200, 2)
+
+
+def test_the_map_reuses_the_reductions_neighbour_searches_and_lands_where_its_own_would(monkeypatch):
+    monkeypatch.setattr(reduce, "EXACT_NEIGHBORS_ABOVE", 200)
+    X, _ = blobs(900, k=5, dim=20)
+    alone = project_2d(X, seed=1, fit_sample=300)
+    searched = []
+    real_search = reduce.nearest_rows
+    monkeypatch.setattr(reduce, "nearest_rows", lambda *args: searched.append(len(args[0])) or real_search(*args))
+
+    def in_blocks(fn, rows):
+        return np.concatenate([fn(rows[start:start + 111]) for start in range(0, len(rows), 111)])
+
+    neighbours = SampleNeighbours(seed=1, fit_sample=300, row_map=in_blocks).fit(X)
+    assert sum(searched) == 300 + 600  # the sample's own neighbours, then the other rows' in the sample
+    UMAPReducer(n_components=3, seed=1, fit_sample=300, neighbours=neighbours).fit(X)
+    shared = project_2d(X, seed=1, fit_sample=300, neighbours=neighbours)
+    assert sum(searched) == 900  # neither UMAP searched again
+    np.testing.assert_allclose(shared, alone, atol=1e-6)
+    with pytest.raises(ValueError, match="neighbours were searched"):
+        project_2d(X, seed=2, fit_sample=300, neighbours=neighbours)
 
 
 def test_exact_neighbours_are_those_of_a_brute_force_search():
