@@ -1,14 +1,20 @@
 """Shared fixtures: an isolated ClusterLens home per test session and a fake embedder for fast unit tests."""
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("CLUSTERLENS_HOME", tempfile.mkdtemp(prefix="clusterlens-test-home-"))
+if "CLUSTERLENS_HOME" not in os.environ:
+    # A session's home holds a gigabyte or more (assembled models, exports, runs): removed when the session ends,
+    # or test sessions fill the disk (and a full disk fails the runs of the next one).
+    os.environ["CLUSTERLENS_HOME"] = tempfile.mkdtemp(prefix="clusterlens-test-home-")
+    atexit.register(shutil.rmtree, os.environ["CLUSTERLENS_HOME"], ignore_errors=True)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -53,11 +53,17 @@ def bench_edits(data: Dataset, embedder: Embedder, *, embedder_spec: str = DEFAU
                 progress: ProgressFn = no_progress) -> dict[str, Any]:
     """The bench-edits JSON for a labelled text data set (see the module docstring). `embedder` is the one the
     `embedder_spec` setting names (the runs record the setting); the person-answered triplets are compared at the
-    edit counts in `compare` (each comparison fine-tunes twice more)."""
+    edit counts in `compare` (each comparison fine-tunes twice more). Without `work_dir` its runs go to a scratch
+    folder that is removed afterwards."""
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="bench-edits-") as scratch:
+            return bench_edits(data, embedder, embedder_spec=embedder_spec, edits=edits, seeds=seeds,
+                               triplets=triplets, epochs=epochs, compare=compare, work_dir=Path(scratch),
+                               dataset=dataset, progress=progress)
     started = time.perf_counter()
     texts, truth = data.texts(), np.asarray(data.labels())
     k = int(len(np.unique(truth)))
-    work = Path(work_dir or tempfile.mkdtemp(prefix="bench-edits-"))
+    work = Path(work_dir)
     log = EditLog(work / "edits.sqlite")
     edits = sorted(set(int(n) for n in edits))
     scores: dict[str, list[dict[str, float]]] = {}
