@@ -161,3 +161,13 @@ def top_terms(texts: Sequence[str], labels: np.ndarray, n_terms: int = 8, *,
         ranked = np.argsort(-weights[row], kind="stable")[:n_terms]
         terms[int(cluster)] = [str(words[i]) for i in ranked if weights[row, i] > 0]
     return terms
+
+
+LONG_TEXT_WORDS = 190
+"""Words beyond which a text is longer than MiniLM reads (256 word pieces, about 190 English words); the rest of it
+does not reach the embedding."""
+
+
+def text_lengths(texts: Sequence[str]) -> np.ndarray:
+    """Words per text (split on white space): the Data page's length profile."""
+    return np.fromiter((len(str(text).split()) for text in texts), dtype=np.int64, count=len(texts))

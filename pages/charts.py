@@ -12,7 +12,6 @@ from core.cluster import ClusterTree
 PALETTE: list[str] = list(colorcet.palette["glasbey_category10"])
 """256 colours made to tell many categories apart (Glasbey), starting with the familiar ten."""
 OUTLIER_COLOUR = "#b0b0b0"
-MAP_POINTS = 60_000  # points drawn on the map at most (a seeded sample above it, said under the map)
 HOVER_CHARS = 90  # hover text is cut to this many characters: the payload stays bounded
 VIEW_QUANTILES = (0.005, 0.995)  # the map's view spans these quantiles of each axis, so a few outliers cannot squash it
 
@@ -23,28 +22,30 @@ def cluster_colour(cluster: int) -> str:
 
 
 def cluster_map(projection: np.ndarray, labels: np.ndarray, names: Mapping[int, str], hover: Sequence[str], *,
-                seed: int = 0, height: int = 560) -> tuple[go.Figure, str]:
+                rows: np.ndarray | None = None, height: int = 560) -> tuple[go.Figure, str]:
     """The 2-d map coloured by cluster (WebGL, one legend entry per named cluster), and a note on what it leaves out.
 
-    Each point carries its row number (for selections); the view is clipped to the bulk of the points (outliers stay
-    in the data and can be panned to); above MAP_POINTS rows a seeded sample is drawn.
+    `rows`: the rows to draw (all when None; `RunArtifacts.hover_rows()` above HOVER_ROWS), `hover` their texts, one
+    per drawn row. Each point carries its row number (for selections); the view is clipped to the bulk of the points
+    (outliers stay in the data and can be panned to).
     """
-    rows = np.arange(len(labels))
+    rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
     notes = []
-    if len(rows) > MAP_POINTS:
-        rows = np.sort(np.random.default_rng(seed).choice(len(labels), MAP_POINTS, replace=False))
-        notes.append(f"The map shows a seeded sample of {MAP_POINTS:,} of the {len(labels):,} rows.")
+    if len(rows) < len(labels):
+        notes.append(f"The map shows a sample of {len(rows):,} of the {len(labels):,} rows, every cluster in "
+                     "proportion; a selection takes every row inside it, drawn or not.")
     figure = go.Figure()
     shown = labels[rows]
     order = sorted(set(shown.tolist()), key=lambda c: (c < 0, -int((shown == c).sum())))
     for cluster in order:
-        members = rows[shown == cluster]
+        drawn = np.flatnonzero(shown == cluster)
+        members = rows[drawn]
         name = names.get(cluster, "Outliers" if cluster < 0 else f"Cluster {cluster}")
-        text = [_cut(hover[i]) for i in members]
         figure.add_trace(go.Scattergl(
             x=projection[members, 0], y=projection[members, 1], mode="markers", name=name,
             marker={"size": 5, "opacity": 0.75, "color": cluster_colour(cluster)},
-            customdata=members, text=text, hovertemplate=f"<b>{_escape(name)}</b><br>%{{text}}<extra></extra>"))
+            customdata=members, text=[_cut(hover[i]) for i in drawn],
+            hovertemplate=f"<b>{_escape(name)}</b><br>%{{text}}<extra></extra>"))
     (x_low, x_high), (y_low, y_high) = (_view(projection[rows, axis]) for axis in (0, 1))
     outside = int(((projection[rows, 0] < x_low) | (projection[rows, 0] > x_high)
                    | (projection[rows, 1] < y_low) | (projection[rows, 1] > y_high)).sum())
@@ -67,6 +68,18 @@ def dendrogram_figure(tree: ClusterTree, k: int, height: int = 340) -> go.Figure
                                     hoverinfo="skip", showlegend=False))
     figure.add_hline(y=tree.cut_height(k), line_dash="dash", line_color="#d4553b", annotation_text=f"cut at k = {k}")
     figure.update_layout(height=height, xaxis_visible=False, yaxis_title="merge distance",
+                         margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    return figure
+
+
+def length_histogram(lengths: np.ndarray, height: int = 220) -> go.Figure:
+    """Words per text as a histogram of at most 40 bars (binned here, so the browser gets 40 numbers, not one per
+    text)."""
+    top = max(int(np.quantile(lengths, 0.999)) if len(lengths) else 1, 1)
+    counts, edges = np.histogram(np.minimum(lengths, top), bins=min(40, top), range=(0, top))
+    figure = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color=PALETTE[0],
+                              hovertemplate="%{y:,} texts of about %{x:.0f} words<extra></extra>"))
+    figure.update_layout(height=height, bargap=0.05, xaxis_title="words per text", yaxis_title="texts",
                          margin={"l": 0, "r": 0, "t": 10, "b": 0})
     return figure
 

@@ -165,12 +165,20 @@ def finished_run_picker(method: str | None = None, label: str = "Run", key: str 
     return record
 
 
+WARM_UP_MODULES = ("pages.charts", "bertopic")
+"""Imported once per server in the background: Explore's figures (colorcet and plotly: half a second of its first
+render at 100,000 rows) and the naming library (BERTopic: many seconds, paid by the first edit's new names)."""
+
+
 @st.cache_resource
 def warm_up() -> threading.Thread:
-    """Import the naming library (BERTopic: many seconds) once per server, in the background, so that the first
-    page that names clusters after an edit does not wait for it."""
-    thread = threading.Thread(target=importlib.import_module, args=("bertopic",), name="clusterlens-warm-up",
-                              daemon=True)
+    """Import WARM_UP_MODULES in the background, once per server, so that the first page needing them does not
+    wait."""
+    def load() -> None:
+        for module in WARM_UP_MODULES:
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="clusterlens-warm-up", daemon=True)
     thread.start()
     return thread
 

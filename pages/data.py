@@ -1,4 +1,5 @@
 """Data: upload a file or pick a sample, preview it, and set what each column is."""
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -6,6 +7,8 @@ from core.data.dataset import ROLES
 from core.data.intake import load_dataset
 from core.data.samples import SAMPLES, load_sample
 from core.errors import ClusterLensError
+from core.profiles import LONG_TEXT_WORDS, text_lengths
+from pages.charts import length_histogram
 from pages.common import UPLOAD_TYPES, current_dataset, save_dataset
 
 
@@ -42,6 +45,17 @@ st.write(f"**{len(data.frame)}** rows · **{len(data.frame.columns)}** columns �
 for note in data.notes:
     st.caption(f"ℹ️ {note}")
 st.dataframe(data.frame.head(200), width="stretch", height=260)
+if data.kind == "text" and data.text_column is not None:
+    lengths = text_lengths(data.texts())
+    long_texts = int((lengths > LONG_TEXT_WORDS).sum())
+    chart_col, note_col = st.columns([3, 2])
+    chart_col.plotly_chart(length_histogram(lengths, height=180), key="text-lengths")
+    note_col.markdown(f"**Text lengths**: median {int(np.median(lengths)) if len(lengths) else 0} words, longest "
+                      f"{int(lengths.max()) if len(lengths) else 0:,}.")
+    note_col.caption(f"MiniLM reads about the first {LONG_TEXT_WORDS} words of a text (256 word pieces), MPNet about "
+                     "290: the rest of a longer text does not count in its cluster"
+                     + (f" ({long_texts:,} of these texts are longer)." if long_texts else ".")
+                     + " Empty texts cluster together.")
 
 st.subheader("Columns")
 st.caption("Roles decide what is clustered: numeric/categorical columns for tables, the text column for texts. "

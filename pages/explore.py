@@ -8,6 +8,7 @@ from core.curation import MarkOutliers, Merge, Move, NamerChoice, Recut, Rename,
 from core.errors import ClusterLensError
 from core.llm import current_providers
 from core.metrics import METRIC_INFO, as_shown
+from core.runs.artifacts import rows_in_regions
 from pages.charts import cluster_map, dendrogram_figure
 from pages.common import curation, open_finished_run, show_scores, start_retrain
 
@@ -100,10 +101,13 @@ def parse_rows(text: str, n_rows: int) -> list[int]:
     return found
 
 
-def selected_rows(event) -> list[int]:
-    """Row numbers of the points a lasso or box picked on the map (their custom data)."""
-    rows = set()
-    for point in (event.selection.points if event else []):
+def selected_rows(event, projection) -> list[int]:
+    """Row numbers a lasso or box picked on the map: every row inside it, drawn or not (the map draws a sample of
+    large runs), plus points picked one by one (their custom data)."""
+    selection = event.selection if event else {}
+    rows = set(rows_in_regions(projection, [(box["x"], box["y"]) for box in selection.get("box", [])],
+                               [(lasso["x"], lasso["y"]) for lasso in selection.get("lasso", [])]).tolist())
+    for point in selection.get("points", []):
         value = point.get("customdata")
         if isinstance(value, dict):
             value = value.get("0", value.get(0))
@@ -162,7 +166,8 @@ if details.get("loss", {}).get("step"):
 map_col, list_col = st.columns([3, 2])
 with map_col:
     st.subheader("Map")
-    figure, note = cluster_map(run.projection, labels, names, run.hover_texts())
+    drawn = run.hover_rows()
+    figure, note = cluster_map(run.projection, labels, names, run.hover_texts(rows=drawn), rows=drawn)
     event = st.plotly_chart(figure, on_select="rerun", selection_mode=("lasso", "box"),
                             key=f"map-{record.id}-{state.version}")
     st.caption((note + " " if note else "") + "Draw a lasso or a box to select rows.")
@@ -216,10 +221,10 @@ with rows_tab:
     typed = st.text_input("Rows (numbers as in the `row` column, e.g. 3, 17, 40-45)", key=f"edit-rows-{record.id}",
                           help="Or draw a lasso or a box on the map: the selected rows are added to these.")
     try:
-        rows_picked = sorted(set(selected_rows(event)) | set(parse_rows(typed, len(labels))))
+        rows_picked = sorted(set(selected_rows(event, run.projection)) | set(parse_rows(typed, len(labels))))
     except ClusterLensError as error:
         st.error(str(error), icon=":material/error:")
-        rows_picked = selected_rows(event)
+        rows_picked = selected_rows(event, run.projection)
     if rows_picked:
         st.markdown(f"**{len(rows_picked):,} selected row(s)**")
         targets = {c.id: c.name for c in clusters}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -122,6 +123,7 @@ class Curation:
                                                                                  max_tokens=160, timeout=60.0))
         self.naming_problem: str | None = None
         self._kept: dict[str, tuple[bytes, Any]] = {}
+        self._keeping = threading.Lock()  # one Curation serves every tab of a server: compute each result once
 
     @cached_property
     def artifacts(self) -> RunArtifacts:
@@ -200,15 +202,21 @@ class Curation:
         state = self.replayed()
         labels = state.labels
         names = self._names(labels, state.names)
-        hover = self.artifacts.hover_texts(max_chars=200)
+        examples = self._per_labels("examples", labels, lambda: self._examples(labels))
         clusters = []
         ids, sizes = np.unique(labels, return_counts=True)
         for cluster, size in sorted(zip(ids.tolist(), sizes.tolist()), key=lambda item: (item[0] == NOISE, item[0])):
-            rows = central_rows(self.artifacts.embeddings, labels, cluster, N_EXAMPLES)
             name, description, source = names[cluster]
             clusters.append(ClusterView(int(cluster), name, description, int(size), size / len(labels),
-                                        [shorten(hover[row], 200) for row in rows], source))
+                                        examples[cluster], source))
         return CurrentClusters(labels, clusters, state.version)
+
+    def _examples(self, labels: np.ndarray) -> dict[int, list[str]]:
+        """The N_EXAMPLES central texts (or rows) of each cluster, shortened."""
+        hover = self.artifacts.hover_texts(max_chars=200)
+        return {int(cluster): [shorten(hover[row], 200)
+                               for row in central_rows(self.artifacts.embeddings, labels, cluster, N_EXAMPLES)]
+                for cluster in np.unique(labels)}
 
     def _names(self, labels: np.ndarray, person: dict[int, tuple[str, str | None]]) -> dict[int, tuple[str, str, str]]:
         """(name, description, who named it) of each current cluster: the person's names, then generated ones."""
@@ -284,9 +292,10 @@ class Curation:
         """`compute()`'s result for `what`, kept until the current labels change: Explore asks on every rerun, and at
         100,000 rows scores and terms take a second or more each."""
         key = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
-        kept = self._kept.get(what)
-        if kept is None or kept[0] != key:
-            kept = self._kept[what] = (key, compute())
+        with self._keeping:
+            kept = self._kept.get(what)
+            if kept is None or kept[0] != key:
+                kept = self._kept[what] = (key, compute())
         return kept[1]
 
     # --- editing -------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Read a finished run back: its data, vectors, labels, projection, tree and scores, and recut it at another k."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,8 +19,34 @@ from core.runs.execute import SPACE, load_run_dataset
 from core.settings import RunConfig
 
 HOVER_ROWS = 20_000
-"""Rows whose text a map sends for hovering, at most (a seeded sample of every cluster in proportion): at 140
-characters each about 3 MB of JSON, where 100,000 rows would send 14 MB to the browser on every render."""
+"""Rows the map draws and sends text of for hovering, at most (a seeded sample of every cluster in proportion): at
+90 characters each about 2 MB of JSON, where 100,000 rows would send 9 MB to the browser on every render. A box or
+lasso still selects every row inside it (`rows_in_regions`), drawn or not."""
+
+Region = tuple[list[float], list[float]]
+"""A selection on the map in its coordinates: (x values, y values) of a box's two corners or of a lasso's vertices."""
+
+
+def rows_in_regions(points: np.ndarray, boxes: Sequence[Region] = (), lassos: Sequence[Region] = ()) -> np.ndarray:
+    """Row numbers (sorted) of the 2-d points inside any of the boxes or lassos (polygons, by the even-odd rule)."""
+    points = np.asarray(points, dtype=float)
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), dtype=bool)
+    for xs, ys in boxes:
+        inside |= (x >= min(xs)) & (x <= max(xs)) & (y >= min(ys)) & (y <= max(ys))
+    for xs, ys in lassos:
+        if len(xs) < 3:
+            continue
+        crossings = np.zeros(len(points), dtype=bool)
+        x0, y0 = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        for ax, ay, bx, by in zip(x0, y0, x1, y1):  # a ray from each point to the right crosses this edge?
+            spans = (ay > y) != (by > y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                at = ax + (y - ay) * (bx - ax) / (by - ay)
+            crossings ^= spans & (x < at)
+        inside |= crossings
+    return np.flatnonzero(inside)
 
 
 @dataclass

@@ -3,6 +3,7 @@ it, and open Explore within a stated time budget (issue #13). The measured times
 proper (per stage) come from `scripts/scale_bench.py`. `CLUSTERLENS_SCALE_ROWS=100000 pytest
 tests/e2e/test_scale_flow.py -s` runs the same story at another size (the budgets grow with it)."""
 import os
+import re
 import time
 
 import pytest
@@ -20,9 +21,9 @@ RUN_BUDGET_SECONDS = 1_200 * max(1, ROWS // 20_000)
 """The whole baseline run on a 2-core machine (278 s measured at 20,000 rows, load average 6; generous for a loaded CI
 machine)."""
 EXPLORE_BUDGET_SECONDS = 60
-"""From the click on "Explore the result" to the scores and the map drawn: 21 s measured at load average 6 on 2 cores
-(three benchmarks beside it); the budget leaves room for a loaded CI machine. The issue's 5 s target is at 100k rows
-after a run, and is not measured yet (README, Scale)."""
+"""From the click on "Explore the result" to the scores and the map drawn: 21 s measured at 20,000 rows at load
+average 6 on 2 cores (three benchmarks beside it); the budget leaves room for a loaded CI machine. The issue's 5 s
+target is at 100,000 rows on a quiet machine (README, Scale: 3.8 s)."""
 
 
 def test_a_20000_row_file_runs_and_explore_opens_within_budget(page, server, tmp_path):
@@ -51,3 +52,18 @@ def test_a_20000_row_file_runs_and_explore_opens_within_budget(page, server, tmp
           f"{explore_seconds:.1f} s after the click")
     assert explore_seconds <= EXPLORE_BUDGET_SECONDS
     expect(page.get_by_test_id("stMetric").filter(has_text="NMI")).to_be_visible()
+
+    # A box over the whole map selects (nearly) every row, whether the map drew it or only a sample.
+    chart = page.locator(".js-plotly-plot").first
+    chart.hover()
+    page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
+    page.mouse.up()
+    page.get_by_role("tab", name="Rows: move, mark as outliers").click()
+    selected = page.get_by_text(re.compile(r"^[\d,]+ selected row\(s\)$"))
+    expect(selected).to_be_visible()
+    assert int(selected.inner_text().split()[0].replace(",", "")) >= 0.95 * ROWS  # the view clips 1% of the map

@@ -234,6 +234,21 @@ def test_the_hover_payload_is_a_bounded_sample_that_keeps_each_clusters_share():
     np.testing.assert_array_equal(artifacts.hover_rows(limit=20_000), np.arange(10_000))
 
 
+def test_a_box_or_lasso_selects_every_row_inside_it_drawn_or_not():
+    from core.runs.artifacts import rows_in_regions
+
+    grid = np.array([(x, y) for x in range(10) for y in range(10)], dtype=float) + 0.5  # cell centres of a 10x10
+    box = rows_in_regions(grid, boxes=[([3.2, 1.0], [0.0, 2.0])])  # corners in any order
+    assert {tuple(grid[row]) for row in box} == {(x + 0.5, y + 0.5) for x in (1, 2) for y in (0, 1)}
+    u_shape = ([0, 10, 10, 7, 7, 3, 3, 0], [0, 0, 10, 10, 3, 3, 10, 10])  # a U: its notch is outside
+    inside = {tuple(grid[row]) for row in rows_in_regions(grid, lassos=[u_shape])}
+    assert (5.5, 1.5) in inside and (1.5, 8.5) in inside and (8.5, 8.5) in inside
+    assert (5.5, 5.5) not in inside and (4.5, 9.5) not in inside
+    assert len(inside) == 100 - 4 * 7
+    both = rows_in_regions(grid, boxes=[([4, 6], [4, 6])], lassos=[u_shape, ([1, 2], [1, 2])])  # 2 vertices: no area
+    assert len(both) == len(inside) + 4
+
+
 def test_top_terms_read_a_bounded_sample_of_each_big_cluster():
     texts = [f"alpha n{i}" for i in range(500)] + ["beta gamma"] * 20
     labels = np.array([0] * 500 + [1] * 20)
