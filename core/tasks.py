@@ -40,6 +40,9 @@ def run_task(config: RunConfig, run_dir: str | Path, progress: ProgressFn = no_p
 
 
 def name_clusters(run_dir: str | Path, progress: ProgressFn = no_progress) -> None:
-    """Name a finished run's clusters now, in the background, so that Explore opens on names already stored."""
+    """Name a finished run's clusters now, in the background, so that Explore opens on names (and the clusters' words)
+    already stored."""
     progress("naming", 1.0, "Naming the clusters")
-    Curation(run_dir).current()
+    curation = Curation(run_dir)
+    curation.current()
+    curation.artifacts.store_terms()

@@ -23,6 +23,9 @@ HOVER_ROWS = 20_000
 90 characters each about 2 MB of JSON, where 100,000 rows would send 9 MB to the browser on every render. A box or
 lasso still selects every row inside it (`rows_in_regions`), drawn or not."""
 
+TERMS = "terms.json"
+"""The words of the run's own clusters, written when the run ends (`RunArtifacts.store_terms`)."""
+
 Region = tuple[list[float], list[float]]
 """A selection on the map in its coordinates: (x values, y values) of a box's two corners or of a lasso's vertices."""
 
@@ -83,8 +86,17 @@ class RunArtifacts:
                                 self.data.columns_with("categorical"))
 
     def terms(self, labels: np.ndarray) -> dict[int, list[str]]:
-        """Characteristic words of each cluster of texts."""
+        """Characteristic words of each cluster of texts (for the run's own labels, those `store_terms` wrote)."""
+        if np.array_equal(labels, self.labels) and self.directory.exists(TERMS):
+            return {int(cluster): words for cluster, words in self.directory.read_json(TERMS).items()}
         return top_terms(self.data.texts(), labels)
+
+    def store_terms(self) -> None:
+        """Write the words of the run's own clusters (texts) when the run ends, so that Explore's first render reads
+        them instead of computing them (1.7 s at 100,000 texts)."""
+        if self.data.kind == "text":
+            words = top_terms(self.data.texts(), self.labels)
+            self.directory.write_json(TERMS, {str(cluster): terms for cluster, terms in words.items()})
 
     def hover_rows(self, limit: int = HOVER_ROWS, seed: int = 0) -> np.ndarray:
         """Row numbers (sorted) of at most `limit` rows for the map's hover payload: every row when there are fewer,

@@ -4,7 +4,9 @@ import pandas as pd
 
 from core.curation import Curation, Move
 from core.curation.names import members_key
+from core.profiles import top_terms
 from core.runs import RunDirectory, prepare_run
+from core.runs.artifacts import TERMS
 from core.settings import ClusteringSettings, RunConfig
 from core.tasks import run_task
 
@@ -28,6 +30,11 @@ def test_a_run_ends_with_named_clusters(tmp_path, topic_texts):
     stored = curation.names.get(curation.run, keys, curation.namer.key)  # named by the task, before any page asks
     assert sorted(stored) == [0, 1, 2]
     assert len({c.name for c in curation.current().clusters}) == 3
+    run = curation.artifacts  # the clusters' words are stored too, and read back for the run's own labels only
+    assert RunDirectory(tmp_path / "run").exists(TERMS)
+    assert run.terms(labels) == top_terms(run.data.texts(), labels)
+    moved = (labels + 1) % 3  # the same clusters under other ids: other labels, so the words are computed
+    assert run.terms(moved) == top_terms(run.data.texts(), moved) != run.terms(labels)
 
 
 def test_a_retrain_task_learns_from_the_edits(tmp_path, topic_texts):
