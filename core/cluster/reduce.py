@@ -168,6 +168,7 @@ class SampleNeighbours:
         self.row_map = row_map
 
     def fit(self, X: np.ndarray) -> "SampleNeighbours":
+        """Pick the sample and search the neighbours of its rows and of the other rows of X."""
         X = as_matrix(X)
         self.n_rows_ = len(X)
         self.fitted_ = fit_rows(len(X), self.fit_sample, self.seed)
