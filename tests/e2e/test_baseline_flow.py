@@ -25,6 +25,8 @@ def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tm
     page.locator("input[type=file]").set_input_files(str(texts_csv))
     expect(page.get_by_text("treated as")).to_be_visible()
     expect(page.get_by_role("heading", name="tickets", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Text lengths: median \d+ words"))).to_be_visible()  # with its histogram
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
 
     page.get_by_role("link", name="Run").first.click()
     expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
