@@ -125,12 +125,18 @@ def split_backend(spec: str) -> tuple[str, str | None]:
     return model.strip(), backend
 
 
+def intended_backend(spec: str) -> str:
+    """The backend an embedder setting asks for (the one it names, $CLUSTERLENS_EMBED_BACKEND, the model's measured
+    default), without looking for the model: what `choose_backend` starts from, and what estimates assume."""
+    model, named = split_backend(spec)
+    return named or os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKENDS.get(model.lower(), "torch")
+
+
 def choose_backend(spec: str) -> str:
     """The backend an embedder setting runs on: the one it names, $CLUSTERLENS_EMBED_BACKEND, the model's measured
     default (local folders: torch); torch when that backend's package is missing or the model is a hub id."""
-    model, named = split_backend(spec)
+    model, backend = split_backend(spec)[0], intended_backend(spec)
     source, _, offline = describe_embedder(model)
-    backend = named or os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKENDS.get(model.lower(), "torch")
     if backend not in BACKENDS:
         raise ModelUnavailableError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}.")
     if not offline or not Path(source).is_dir() or not runtime_installed(backend):

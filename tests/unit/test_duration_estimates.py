@@ -90,3 +90,14 @@ def test_a_runs_expected_duration_is_its_guess_corrected_by_the_machine(tmp_path
     log.finished("old", 20.0)
     log.guessed("new", "baseline", "cpu", 300, 30.0)
     assert log.expected_seconds("new") == pytest.approx(60.0) and log.expected_seconds("unknown") is None
+
+
+def test_the_first_guess_follows_the_backend_that_embeds_and_training_runs_on_torch(monkeypatch):
+    from core.methods.costs import embed_seconds, train_seconds
+
+    monkeypatch.delenv("CLUSTERLENS_EMBED_BACKEND", raising=False)
+    assert embed_seconds(1000, "minilm@torch", "cpu") == pytest.approx(6.6 * embed_seconds(1000, "minilm", "cpu"))
+    assert embed_seconds(1000, "mpnet@torch", "cpu") > embed_seconds(1000, "minilm@torch", "cpu")
+    assert train_seconds(100, "minilm", "cpu") == train_seconds(100, "minilm@torch", "cpu")
+    monkeypatch.setenv("CLUSTERLENS_EMBED_BACKEND", "torch")
+    assert embed_seconds(1000, "minilm", "cpu") == embed_seconds(1000, "minilm@torch", "cpu")
