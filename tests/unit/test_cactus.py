@@ -221,6 +221,23 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
     assert "untrained encoder" in format_table(result)
 
 
+def test_val_split_groups_score_the_default_model_that_tried_no_blend(tmp_path, fake_embedder):
+    from core.bench import BenchOptions
+    from core.data.benchmarks import shared_data_dir
+    from core.data.group_benchmarks import GroupBenchmark
+    from core.methods.cactus.bench import run_group_bench
+
+    if not (shared_data_dir() / "clinc150").is_dir():
+        pytest.skip("shared benchmark data not present")
+    options = BenchOptions(dataset="clinc150-groups-mixed", method="cactus", work_dir=tmp_path, device="cpu",
+                           split="val", method_settings={"encoder": "tiny", "attention": "sia"})
+    spec = GroupBenchmark(name="clinc150-groups-mixed", train_groups=2, val_groups=2, test_groups=2, clusters=(3, 3),
+                          sizes=(3, 3), mixed=True, scored="val")
+    result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
+    assert result["split"] == "val" and result["blend"] == 1.0 and result["by_blend"] == {}
+    assert set(result["metrics"]) == {"ami", "ari"}
+
+
 def test_groups_benchmarks_need_cactus():
     from core.bench import BenchOptions, run_bench
 

@@ -118,7 +118,9 @@ def scored_result(options: Any, spec: GroupBenchmark, splits: dict[str, list[Ent
 def scores_by_blend(model: CACTUS, groups: list[EntityGroup]) -> dict[str, dict[str, Any]]:
     """When the blend was chosen on validation groups, each blend tried: its threshold and validation AMI, and the
     scored val-split groups' AMI and ARI at that blend (what the choice cost; not computed for test groups). The
-    model is left at its chosen blend."""
+    model is left at its chosen blend. Empty when the fit tried no blend (the default keeps the trained weights)."""
+    if not model.blend_curve_:
+        return {}
     chosen, out = model.blend_, {}
     for share, (threshold, val_ami) in model.blend_curve_.items():
         model.set_blend(share)
