@@ -88,9 +88,8 @@ def search_k(X: np.ndarray, label_at: Callable[[int], np.ndarray], k_range: tupl
 
     curve, checked = score(coarse)
     if len(ks) > MAX_CANDIDATES:
-        grid = list(coarse)
-        peak = grid.index(best_k(curve, checked))
-        low, high = grid[max(peak - 1, 0)], grid[min(peak + 1, len(grid) - 1)]
+        peak = coarse.index(best_k(curve, checked))
+        low, high = coarse[max(peak - 1, 0)], coarse[min(peak + 1, len(coarse) - 1)]
         fine = np.unique(np.linspace(low, high, REFINE_POINTS + 2).round().astype(int))
         fine_curve, fine_checked = score(int(k) for k in fine if k not in curve)
         curve.update(fine_curve)
