@@ -222,7 +222,7 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
 
 
 def test_val_split_groups_score_the_default_model_that_tried_no_blend(tmp_path, fake_embedder):
-    from core.bench import BenchOptions
+    from core.bench import BenchOptions, format_table
     from core.data.benchmarks import shared_data_dir
     from core.data.group_benchmarks import GroupBenchmark
     from core.methods.cactus.bench import run_group_bench
@@ -236,6 +236,7 @@ def test_val_split_groups_score_the_default_model_that_tried_no_blend(tmp_path, 
     result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
     assert result["split"] == "val" and result["blend"] == 1.0 and result["by_blend"] == {}
     assert set(result["metrics"]) == {"ami", "ari"}
+    assert "2 val groups" in format_table(result)
 
 
 def test_groups_benchmarks_need_cactus():

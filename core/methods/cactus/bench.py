@@ -132,13 +132,14 @@ def scores_by_blend(model: CACTUS, groups: list[EntityGroup]) -> dict[str, dict[
 
 
 def format_group_table(result: dict[str, Any]) -> str:
-    """A groups benchmark result as a small text table: trained and untrained AMI/ARI, mean ± std over test groups."""
+    """A groups benchmark result as a small text table: trained and untrained AMI/ARI, mean ± std over the scored
+    groups (test, or val-split groups with --split val)."""
     settings = result["settings"]
     lines = [f"{result['dataset']} · {result['method']} · attention={settings['attention']} · "
              f"loss={settings['loss']} · "
              f"pretrain_steps={settings['pretrain_steps']} · blend={result['blend']:g} · "
              f"{'unseen' if result['unseen'] else 'seen'} intents · "
-             f"{result['n']} test groups",
+             f"{result['n']} {result.get('split', 'test')} groups",
              f"{'model':<22}{'AMI':>16}{'ARI':>16}"]
     for label, key in (("CACTUS", "metrics"), ("untrained encoder", "base_metrics")):
         ami, ari = result[key]["ami"], result[key]["ari"]
