@@ -27,11 +27,16 @@ from core.methods.clusterllm.settings import ClusterLLMParams, TREE_MAX_LEAVES  
 SPLITS = (("bank77", "train"), ("clinc150-intent", "val"), ("clinc150-domain", "val"))
 
 
+def pairs_within(counts: np.ndarray) -> float:
+    """How many row pairs share a cell, given the rows per cell."""
+    return float((counts * (counts - 1) / 2).sum())
+
+
 def exact_pair_f_beta(truth: np.ndarray, predicted: np.ndarray, beta: float) -> float:
     """Pairwise F-β of a partition against the labels over all row pairs ("same cluster" against "same label")."""
     table = contingency_matrix(truth, predicted)
-    pairs = lambda counts: float((counts * (counts - 1) / 2).sum())  # noqa: E731
-    together, predicted_together, truly_together = pairs(table), pairs(table.sum(0)), pairs(table.sum(1))
+    together = pairs_within(table)
+    predicted_together, truly_together = pairs_within(table.sum(0)), pairs_within(table.sum(1))
     if not together:
         return 0.0
     precision, recall = together / predicted_together, together / truly_together
