@@ -73,14 +73,15 @@ def main() -> None:
 
     numeric = [c for c in data.columns_with("numeric")]
     categorical = [c for c in data.columns_with("categorical")]
+    features = table_features(frame, numeric, categorical)
     if args.untuned:
-        record("raw_features", "", nmi(table_features(frame, numeric, categorical), truth, k))
+        record("raw_features", "", nmi(features, truth, k))
     recipes = [("untuned", 0)] if args.untuned else []
     recipes.append((args.name, settings.get("epochs", ERASMOParams.epochs)))
     for recipe, epochs in recipes:
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        estimator = ERASMO(**{**settings, "epochs": epochs}).fit(frame, data.feature_columns)
+        estimator = ERASMO(**{**settings, "epochs": epochs}).fit(frame, data.feature_columns, features)
         trained = time.perf_counter() - started
         view = (estimator.layer, estimator.pooling)
         rows = estimator.encode(frame)

@@ -39,7 +39,7 @@ def test_the_contrastive_objective_is_the_default_and_the_papers_loss_an_option(
     assert "causal_lm" in typing.get_args(typing.get_type_hints(ERASMOParams)["objective"])
 
 
-@pytest.mark.parametrize("objective", ["causal_lm", "contrastive", "both"])
+@pytest.mark.parametrize("objective", ["causal_lm", "contrastive", "both", "neighbours"])
 def test_one_lora_step_changes_only_the_adapter(tiny_lm, objective) -> None:
     untrained = tiny_erasmo(tiny_lm, epochs=0, objective=objective).fit(FRAME)
     before = lora_weights(untrained.model_)
@@ -198,3 +198,31 @@ def test_time_estimate_grows_with_epochs_and_rows_and_is_none_for_unknown_models
                     for objective in ("causal_lm", "contrastive", "both")]
     assert by_objective == sorted(set(by_objective))  # the contrastive views cost more, both losses most
     assert approximate_tokens("bill length mm is 39.1") == pytest.approx(1 + 3 + 1 + 19 / 4)
+
+
+def test_the_neighbours_objective_pairs_each_row_with_a_near_row_of_the_features(tiny_lm, tmp_path) -> None:
+    groups = np.arange(len(FRAME)) % 3
+    features = np.column_stack([groups * 10.0, np.arange(len(FRAME)) * 0.01])
+    estimator = tiny_erasmo(tiny_lm, objective="neighbours", neighbours=4, clause_drop=0.0, epochs=0).fit(
+        FRAME, features=features)
+    nearest = estimator._nearest_rows(FRAME, features)
+    assert nearest.shape == (len(FRAME), 4) and np.array_equal(nearest[:, 0], np.arange(len(FRAME)))
+    assert all(set(groups[row]) == {groups[i]} for i, row in enumerate(nearest))
+
+    def clauses(text: str) -> frozenset[str]:
+        return frozenset(text.split(", "))
+
+    row_of = {clauses(row.text): i for i, row in enumerate(estimator.encode(FRAME))}
+    examples, _ = estimator._objective(FRAME, features)
+    partners = [(row_of[clauses(first.text)], row_of[clauses(second.text)])
+                for first, second in examples(0, np.random.default_rng(5))]
+    assert [first for first, _ in partners] == list(range(len(FRAME)))
+    assert all(groups[first] == groups[second] for first, second in partners)
+    assert any(first != second for first, second in partners)
+
+    typed = tiny_erasmo(tiny_lm, objective="neighbours", epochs=0).fit(FRAME)  # features from the column types
+    assert typed._nearest_rows(FRAME, None).shape == (len(FRAME), 5)
+    tiny_erasmo(tiny_lm, objective="neighbours", checkpoint_dir=str(tmp_path)).fit(FRAME, features=features)
+    with pytest.raises(SettingsError, match="other settings"):
+        tiny_erasmo(tiny_lm, objective="neighbours", neighbours=2, epochs=2,
+                    checkpoint_dir=str(tmp_path)).fit(FRAME, features=features)

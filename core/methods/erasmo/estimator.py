@@ -11,6 +11,7 @@ import pandas as pd
 
 from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
 from core.embed.causal_lm import embed_texts, load_causal_lm, postprocess_embeddings
+from core.embed.tabular import table_features
 from core.methods.erasmo.objective import RowPair, add_lora, causal_lm_loss, combined_loss, contrastive_loss
 from core.methods.erasmo.settings import ERASMOParams
 from core.progress import StepProgress, StopFn, check_stop, never_stop
@@ -39,8 +40,13 @@ class ERASMO(ERASMOParams):
     should_stop: StopFn = never_stop
     model_loader: ModelLoader = load_causal_lm
 
-    def fit(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> "ERASMO":
-        """Load the LM, wrap it with LoRA (or train all weights), fine-tune on the rows; `epochs=0` keeps it as is."""
+    def fit(self, frame: pd.DataFrame, columns: Sequence[str] | None = None,
+            features: np.ndarray | None = None) -> "ERASMO":
+        """Load the LM, wrap it with LoRA (or train all weights), fine-tune on the rows; `epochs=0` keeps it as is.
+
+        `features` (one row per row of `frame`) are what the neighbours objective measures nearness in; None builds
+        scaled numeric + one-hot features from the columns' types.
+        """
         check_settings(self, ERASMOParams)
         seed_everything(self.seed)
         self.columns_ = list(frame.columns if columns is None else columns)
@@ -58,11 +64,11 @@ class ERASMO(ERASMOParams):
             checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint(), adapter=self.lora)
         trainer = Trainer(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
                           checkpoint=checkpoint, progress=self.progress, should_stop=self.should_stop)
-        examples, loss = self._objective(frame)
+        examples, loss = self._objective(frame, features)
         self.history_ = trainer.fit(self.model_, examples, loss).history_
         return self
 
-    def _objective(self, frame: pd.DataFrame) -> tuple[Examples, Loss]:
+    def _objective(self, frame: pd.DataFrame, features: np.ndarray | None) -> tuple[Examples, Loss]:
         """One epoch's examples and the loss of a batch of them, for the `objective` setting."""
         options = dict(max_length=self.max_length, device=self.device)
         if self.objective == "causal_lm":
@@ -71,13 +77,30 @@ class ERASMO(ERASMOParams):
 
             return rows, causal_lm_loss(self.model_, self.tokenizer_, **options)
 
-        def pairs(epoch: int, rng: np.random.Generator) -> list[RowPair]:
-            return list(zip(self.encode(frame, order=rng, drop=self.clause_drop),
-                            self.encode(frame, order=rng, drop=self.clause_drop)))
+        nearest = self._nearest_rows(frame, features) if self.objective == "neighbours" else None
 
+        def pairs(epoch: int, rng: np.random.Generator) -> list[RowPair]:
+            partners = frame if nearest is None else frame.iloc[
+                nearest[np.arange(len(frame)), rng.integers(nearest.shape[1], size=len(frame))]]
+            return list(zip(self.encode(frame, order=rng, drop=self.clause_drop),
+                            self.encode(partners, order=rng, drop=self.clause_drop)))
+
+        if nearest is not None:
+            return pairs, contrastive_loss(self.model_, self.tokenizer_, view=(self.layer, self.pooling),
+                                           temperature=self.temperature, **options)
         make = contrastive_loss if self.objective == "contrastive" else combined_loss
         return pairs, make(self.model_, self.tokenizer_, view=(self.layer, self.pooling),
                            temperature=self.temperature, **options)
+
+    def _nearest_rows(self, frame: pd.DataFrame, features: np.ndarray | None) -> np.ndarray:
+        """Each row's `neighbours` nearest rows (itself first) in the raw features: the rows its state should share."""
+        from sklearn.neighbors import NearestNeighbors
+
+        if features is None:
+            numeric = [c for c in self.columns_ if pd.api.types.is_numeric_dtype(frame[c])]
+            features = table_features(frame, numeric, [c for c in self.columns_ if c not in numeric])
+        count = min(self.neighbours, len(frame))
+        return NearestNeighbors(n_neighbors=count).fit(features).kneighbors(features, return_distance=False)
 
     def encode(self, frame: pd.DataFrame, order: np.random.Generator | int | None = None,
                drop: float = 0.0) -> list[EncodedRow]:
@@ -116,5 +139,7 @@ class ERASMO(ERASMOParams):
         if self.objective != "causal_lm":
             values.update(clause_drop=self.clause_drop, temperature=self.temperature, layer=self.layer,
                           pooling=self.pooling)
+        if self.objective == "neighbours":
+            values["neighbours"] = self.neighbours
         values.pop("epochs")  # more epochs may continue a finished run
         return values

@@ -31,7 +31,7 @@ CHECKPOINT_FOLDER = "erasmo-checkpoint"
 CPU_SECONDS_PER_TOKEN = {"embed": 1.8e-3, "lora": 7e-3, "full": 9e-3}
 # A training epoch's cost against the causal-LM loss's: the contrastive objective measured beside it on half of
 # penguins at the same load (365 s against 271 s); "both" runs the two, so their sum.
-OBJECTIVE_COST = {"causal_lm": 1.0, "contrastive": 1.35, "both": 2.35}
+OBJECTIVE_COST = {"causal_lm": 1.0, "contrastive": 1.35, "both": 2.35, "neighbours": 1.35}
 CHARS_PER_WORD_TOKEN = 4.0
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER_START = re.compile(r" [0-9]")
@@ -58,6 +58,7 @@ class ERASMOMethod(Method):
     def represent(self, data: Dataset, settings: ERASMOSettings, context: RunContext) -> Representation:
         columns = data.feature_columns
         frame = data.frame
+        raw_features = table_features(frame, data.columns_with("numeric"), data.columns_with("categorical"))
 
         def estimator(epochs: int, checkpoint_dir: str | None, progress: StepProgress | None) -> ERASMO:
             return ERASMO(**{**values_of(settings, ERASMOParams), "epochs": epochs}, device=context.device,
@@ -73,7 +74,7 @@ class ERASMOMethod(Method):
         checkpoint = str(context.directory.file(CHECKPOINT_FOLDER))
         erasmo = estimator(settings.epochs, checkpoint, as_stage(context.within(0.1, 0.85).report, "finetune"))
         started = time.perf_counter()
-        erasmo.fit(frame, columns)
+        erasmo.fit(frame, columns, raw_features)
         finetune_seconds = time.perf_counter() - started
         vectors = erasmo.embed(frame, context.within(0.85, 0.9).embedding_progress("embed", "rows"))
 
@@ -82,9 +83,8 @@ class ERASMOMethod(Method):
         losses = erasmo.history_
         return Representation(
             embeddings=vectors,
-            comparisons={"raw_features": table_features(frame, data.columns_with("numeric"),
-                                                        data.columns_with("categorical")),
-                         "lm_no_finetune": untuned_vectors, "sentence_embedder": sentence_vectors},
+            comparisons={"raw_features": raw_features, "lm_no_finetune": untuned_vectors,
+                         "sentence_embedder": sentence_vectors},
             details={"loss": {name: [_json_float(v) for v in values] for name, values in losses.items()},
                      "objective": settings.objective,
                      "columns": [str(c) for c in columns],

@@ -27,16 +27,22 @@ class ERASMOParams:
         "", "How numbers are written", choice_labels={"": "as digits (ERASMO)", "words": "as words (ERASMO-NV)",
                                                       "bins": "as low / medium / high"},
         flag=True, flag_alone="words")
-    objective: Literal["causal_lm", "contrastive", "both"] = option(
+    objective: Literal["causal_lm", "contrastive", "both", "neighbours"] = option(
         "contrastive", "Training objective", "What fine-tuning minimises.", choice_labels={
             "causal_lm": "predict the next token (the paper's)",
             "contrastive": "two views of a row pool to the same state (ours, default)",
-            "both": "both losses, summed"}, flag=True)
+            "both": "both losses, summed",
+            "neighbours": "a row and one of its nearest rows (raw features) pool to the same state"}, flag=True)
+    neighbours: int = option(5, "Nearest rows that count as alike", "With the neighbours objective, a row's "
+                             "positive is drawn from this many nearest rows in the scaled raw features (itself "
+                             "included).", minimum=1, maximum=100, advanced=True,
+                             when={"objective": ("neighbours",)})
     clause_drop: float = option(0.5, "Clauses left out per view", "Each contrastive view of a row keeps its "
                                 "clauses in a new order and leaves each out with this probability.", minimum=0.0,
-                                maximum=0.9, advanced=True, when={"objective": ("contrastive", "both")})
+                                maximum=0.9, advanced=True,
+                                when={"objective": ("contrastive", "both", "neighbours")})
     temperature: float = option(0.1, "Contrastive temperature", minimum=0.01, maximum=10.0, advanced=True,
-                                when={"objective": ("contrastive", "both")})
+                                when={"objective": ("contrastive", "both", "neighbours")})
     epochs: int = option(1, "Epochs", "Passes over the rows; each reshuffles the clauses.", minimum=0, maximum=100)
     lora: bool = option(True, "LoRA", "Train small adapters instead of every weight (faster, less memory).",
                         advanced=True)
