@@ -218,7 +218,7 @@ def test_the_groups_benchmark_json_has_the_spines_shape(tmp_path, fake_embedder)
     assert set(also["by_blend"]) == {f"{share:g}" for share in BLENDS}
     assert parse_text_settings(CACTUSSettings, {"blend": "auto"}) == {"blend": None}
     assert {"threshold", "val_ami", "ami", "ari"} <= set(also["by_blend"]["0.5"])
-    assert "untrained encoder" in format_table(result)
+    assert "untrained encoder" in format_table(result) and "seen intents" in format_table(result)
 
 
 def test_val_split_groups_score_the_default_model_that_tried_no_blend(tmp_path, fake_embedder):
@@ -236,7 +236,7 @@ def test_val_split_groups_score_the_default_model_that_tried_no_blend(tmp_path, 
     result = run_group_bench(options, spec=spec, embedders=lambda name: fake_embedder, encoder_loader=tiny_encoder)
     assert result["split"] == "val" and result["blend"] == 1.0 and result["by_blend"] == {}
     assert set(result["metrics"]) == {"ami", "ari"}
-    assert "2 val groups" in format_table(result)
+    assert "2 val groups" in format_table(result) and "mixed groups" in format_table(result)
 
 
 def test_groups_benchmarks_need_cactus():

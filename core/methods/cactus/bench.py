@@ -131,6 +131,13 @@ def scores_by_blend(model: CACTUS, groups: list[EntityGroup]) -> dict[str, dict[
     return out
 
 
+def group_kind(result: dict[str, Any]) -> str:
+    """What the scored groups are made of, for the table's heading."""
+    if result["dataset"].endswith("-mixed"):
+        return "mixed groups (by intent or by domain)"
+    return "unseen intents" if result["unseen"] else "seen intents"
+
+
 def format_group_table(result: dict[str, Any]) -> str:
     """A groups benchmark result as a small text table: trained and untrained AMI/ARI, mean ± std over the scored
     groups (test, or val-split groups with --split val)."""
@@ -138,7 +145,7 @@ def format_group_table(result: dict[str, Any]) -> str:
     lines = [f"{result['dataset']} · {result['method']} · attention={settings['attention']} · "
              f"loss={settings['loss']} · "
              f"pretrain_steps={settings['pretrain_steps']} · blend={result['blend']:g} · "
-             f"{'unseen' if result['unseen'] else 'seen'} intents · "
+             f"{group_kind(result)} · "
              f"{result['n']} {result.get('split', 'test')} groups",
              f"{'model':<22}{'AMI':>16}{'ARI':>16}"]
     for label, key in (("CACTUS", "metrics"), ("untrained encoder", "base_metrics")):
