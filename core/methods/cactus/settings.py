@@ -1,5 +1,6 @@
 """CACTUS's settings. Defaults are *ours*, chosen on CLINC150 validation groups (the other-entity score offset at -3
-and no self-supervision scored best); they train in minutes on a 2-core CPU."""
+and no self-supervision scored best; 3 epochs beat 1 on the val-split groups of seen intents, unseen intents and
+mixed groups alike); they train in under 10 minutes on a 2-core CPU."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ class CACTUSParams:
                                  "SIA, -3 starts from the pretrained encoder.", minimum=-20.0, maximum=20.0,
                                  advanced=True)
     margin: float = option(0.1, "Margin", minimum=0.0, maximum=2.0, advanced=True)
-    epochs: int = option(1, "Epochs", minimum=0, maximum=100)
+    epochs: int = option(3, "Epochs", "Passes over the training groups; each takes about a third of the training "
+                         "time.", minimum=0, maximum=100)
     lr: float = option(5e-5, "Learning rate", minimum=1e-8, maximum=1.0, advanced=True)
     batch_groups: int = option(1, "Groups per step", minimum=1, maximum=256, advanced=True)
     pretrain_steps: int = option(0, "Self-supervised steps", "Steps on word-dropped copies of training texts before "
