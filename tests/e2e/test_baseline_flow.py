@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import new_project
+from tests.e2e.widgets import new_project, open_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def test_analyst_uploads_runs_explores_and_downloads(page, server, texts_csv, tm
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
     page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=5)
     page.mouse.up()
-    page.get_by_role("tab", name="Rows: move, mark as outliers").click()
+    open_tab(page, "Rows: move, mark as outliers")
     expect(page.get_by_text(re.compile(r"^\d+ selected row\(s\)$"))).to_be_visible()
 
     page.get_by_role("link", name="Export").first.click()

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from core.data.benchmarks import shared_data_dir
 from core.data.scale import scale_corpus
-from tests.e2e.widgets import new_project
+from tests.e2e.widgets import new_project, open_tab
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not shared_data_dir().is_dir(), reason="shared benchmark data not present")]
@@ -63,7 +63,7 @@ def test_a_20000_row_file_runs_and_explore_opens_within_budget(page, server, tmp
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
     page.mouse.up()
-    page.get_by_role("tab", name="Rows: move, mark as outliers").click()
+    open_tab(page, "Rows: move, mark as outliers")
     selected = page.get_by_text(re.compile(r"^[\d,]+ selected row\(s\)$"))
     expect(selected).to_be_visible()
     assert int(selected.inner_text().split()[0].replace(",", "")) >= 0.95 * ROWS  # the view clips 1% of the map

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.samples import load_sample
-from tests.e2e.widgets import (fill, load_support_sample, new_project, open_list, pick, set_up_oracle_clusterllm,
-                               settle)
+from tests.e2e.widgets import (fill, load_support_sample, new_project, open_list, open_tab, pick,
+                               set_up_oracle_clusterllm, settle)
 
 pytestmark = pytest.mark.e2e
 
@@ -125,8 +125,9 @@ def test_analyst_names_edits_undoes_and_applies_the_run_to_new_data(page, server
     page.get_by_role("button", name=re.compile(r"^Split “")).click()
     expect(page.get_by_text(re.compile(r"^Done: Split cluster"))).to_be_visible()
 
-    page.get_by_role("tab", name="Rows: move, mark as outliers").click()
+    open_tab(page, "Rows: move, mark as outliers")
     fill(page, "Rows (numbers as in the `row` column, e.g. 3, 17, 40-45)", "0-3")
+    expect(page.get_by_text("4 selected row(s)")).to_be_visible()
     page.get_by_role("button", name="Move", exact=True).click()
     expect(page.get_by_text(re.compile(r"^Done: Moved 4 row\(s\) to new cluster"))).to_be_visible()
     expect(page.get_by_text("7 clusters", exact=False).first).to_be_visible()
@@ -147,7 +148,7 @@ def test_analyst_names_edits_undoes_and_applies_the_run_to_new_data(page, server
     new_rows = tmp_path / "new.csv"
     pd.DataFrame({"text": ["my card never arrived", "where is my new card", "reset my password please"]}).to_csv(
         new_rows, index=False)
-    page.get_by_role("tab", name="Apply to new data").click()
+    open_tab(page, "Apply to new data")
     page.locator("input[type=file]").last.set_input_files(str(new_rows))
     page.get_by_role("button", name="Apply the run").click()
     expect(page.get_by_text(re.compile(r"^3 rows assigned"))).to_be_visible(timeout=300_000)

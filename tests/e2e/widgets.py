@@ -66,6 +66,12 @@ def settle(page, timeout: float = 60_000) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
 
 
+def open_tab(page, name: str) -> None:
+    """Open a tab and wait for the rerun a keyed tab starts, so that a field typed into next is not reset by it."""
+    page.get_by_role("tab", name=name).click()
+    settle(page)
+
+
 def fill(page, label: str, value: str) -> None:
     """Type a value into a labelled number or text field, commit it with Enter, and wait for the rerun."""
     field = page.get_by_label(label, exact=True)
@@ -93,7 +99,7 @@ def load_support_sample(page) -> None:
     """On the Data page: load the bundled 300 support requests and wait for their preview."""
     from playwright.sync_api import expect
 
-    page.get_by_role("tab", name="Use a sample").click()
+    open_tab(page, "Use a sample")
     choose(page, "Sample", "Customer support requests")
     page.get_by_role("button", name="Load sample").click()
     expect(page.get_by_role("heading", name="support_requests", exact=True)).to_be_visible()
