@@ -85,15 +85,13 @@ class ERASMO(ERASMOParams):
             return list(zip(self.encode(frame, order=rng, drop=self.clause_drop),
                             self.encode(partners, order=rng, drop=self.clause_drop)))
 
-        if nearest is not None:
-            return pairs, contrastive_loss(self.model_, self.tokenizer_, view=(self.layer, self.pooling),
-                                           temperature=self.temperature, **options)
-        make = contrastive_loss if self.objective == "contrastive" else combined_loss
+        make = combined_loss if self.objective == "both" else contrastive_loss
         return pairs, make(self.model_, self.tokenizer_, view=(self.layer, self.pooling),
                            temperature=self.temperature, **options)
 
     def _nearest_rows(self, frame: pd.DataFrame, features: np.ndarray | None) -> np.ndarray:
-        """Each row's `neighbours` nearest rows (itself first) in the raw features: the rows its state should share."""
+        """Each row's `neighbours` nearest rows (itself included) in the raw features: the rows its state should
+        share."""
         from sklearn.neighbors import NearestNeighbors
 
         if features is None:

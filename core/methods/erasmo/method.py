@@ -30,7 +30,8 @@ CHECKPOINT_FOLDER = "erasmo-checkpoint"
 # is scaled from LoRA by a loaded-machine comparison, not measured quietly.
 CPU_SECONDS_PER_TOKEN = {"embed": 1.8e-3, "lora": 7e-3, "full": 9e-3}
 # A training epoch's cost against the causal-LM loss's: the contrastive objective measured beside it on half of
-# penguins at the same load (365 s against 271 s); "both" runs the two, so their sum.
+# penguins at the same load (365 s against 271 s); "both" runs the two, so their sum; "neighbours" pools two views per
+# row as the contrastive loss does (one of them a nearby row's).
 OBJECTIVE_COST = {"causal_lm": 1.0, "contrastive": 1.35, "both": 2.35, "neighbours": 1.35}
 CHARS_PER_WORD_TOKEN = 4.0
 _DIGIT = re.compile(r"[0-9]")

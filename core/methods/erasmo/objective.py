@@ -7,7 +7,9 @@ from the epoch's generator) and one of these losses.
 The causal-LM loss teaches the model which tokens follow which, and nothing in it asks the pooled state (what
 k-means reads) to tell rows apart by their values. The contrastive loss does: two partial views of a row (clauses
 shuffled, some left out) must pool to nearer states than views of the other rows of the batch (InfoNCE, as SimCSE
-and SCARF), so every value a row has, numbers included, has to show in its pooled state.
+and SCARF), so every value a row has, numbers included, has to show in its pooled state. The neighbours objective
+uses the same loss with a nearby row (in the scaled raw features) as the second view, so rows the features call alike
+pool together instead of every row being told from every other.
 """
 from __future__ import annotations
 
