@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.encode import EncodedRow, Verbalizer, encode_rows, make_verbalizer
+from core.data.roles import infer_roles
 from core.embed.causal_lm import embed_texts, load_causal_lm, postprocess_embeddings
 from core.embed.tabular import table_features
 from core.methods.erasmo.objective import RowPair, add_lora, causal_lm_loss, combined_loss, contrastive_loss
@@ -94,8 +95,9 @@ class ERASMO(ERASMOParams):
         share."""
         from sklearn.neighbors import NearestNeighbors
 
-        if features is None:
-            numeric = [c for c in self.columns_ if pd.api.types.is_numeric_dtype(frame[c])]
+        if features is None:  # the intake's rule for numbers (numbers written as text count), the rest one-hot
+            roles = infer_roles(frame[self.columns_])
+            numeric = [c for c in self.columns_ if roles[c] == "numeric"]
             features = table_features(frame, numeric, [c for c in self.columns_ if c not in numeric])
         count = min(self.neighbours, len(frame))
         return NearestNeighbors(n_neighbors=count).fit(features).kneighbors(features, return_distance=False)
